@@ -1,0 +1,110 @@
+"""The backbone protocol: a VLM that turns frames + instruction (+ appended tokens) into hidden states.
+
+Every backbone, built-in or loaded from Hugging Face, implements four small methods:
+
+- `tokenize(instructions) -> (ids, mask)`      text token ids, right-padded; raises ContextTooLongError
+- `embed_images(pixels) -> (N, tokens, hidden)` pixels are (N, 3, h, w) floats in [0, 1]
+- `embed_text(ids) -> (B, L, hidden)`
+- `run(embeds, mask, position_ids) -> (B, L, hidden)` the language model over a full sequence
+
+`Backbone.encode` assembles the EgoVLA sequence from them, once for every family:
+
+    [ image tokens (T x V frames) | instruction tokens | suffix tokens (action queries) ]
+
+and returns the hidden states of the whole sequence plus those of the suffix. The language model
+is causal, so the suffix tokens, placed last, attend to every image and text token before them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class BackboneConfig:
+    """Which VLM to use and how to adapt it. `kind` is 'tiny' (built in, random init) or 'hf'."""
+
+    kind: str = "tiny"
+    path: str | None = None  # local folder (or hub id, when online) of a Hugging Face VLM, kind='hf'
+    max_text_len: int = 48  # text tokens, instruction included; longer instructions are an error
+    # tiny backbone sizes (an Idefics3/SmolVLM architecture at toy scale)
+    image_size: int = 64
+    patch_size: int = 8
+    scale_factor: int = 2
+    vision_hidden: int = 96
+    vision_layers: int = 2
+    vision_heads: int = 4
+    text_hidden: int = 128
+    text_layers: int = 2
+    text_heads: int = 4
+    # adaptation of pretrained backbones
+    freeze_vision: bool = False
+    lora_rank: int = 0  # > 0 trains the language model with LoRA adapters of this rank
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+
+
+class Backbone(nn.Module):
+    """Base class; subclasses set `hidden_size`, `image_size`, `image_mean`, `image_std`."""
+
+    hidden_size: int
+    image_size: int
+    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def embed_text(self, ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def run(self, embeds: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 3, H, W) -> normalized float at the backbone's resolution."""
+        dtype = next(self.parameters()).dtype
+        x = images.to(dtype=torch.float32) / 255.0
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        mean = torch.tensor(self.image_mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.image_std, device=x.device).view(1, 3, 1, 1)
+        return ((x - mean) / std).to(dtype)
+
+    def encode(
+        self,
+        images: torch.Tensor,
+        image_mask: torch.Tensor,
+        instructions: list[str],
+        suffix: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run the VLM over [images | text | suffix].
+
+        images: uint8 (B, T, V, 3, H, W); image_mask: bool (B, T, V); suffix: (B, Q, hidden).
+        Returns (states (B, L, hidden), mask (B, L) bool, suffix_states (B, Q, hidden)).
+        """
+        b, t, v = images.shape[:3]
+        device = suffix.device
+        pix = self.preprocess(images.reshape(b * t * v, *images.shape[3:]).to(device))
+        img = self.embed_images(pix)  # (B*T*V, n, hidden)
+        n_tok = img.shape[1]
+        img = img.reshape(b, t * v * n_tok, -1)
+        img_mask = image_mask.to(device).reshape(b, t * v, 1).expand(b, t * v, n_tok).reshape(b, -1)
+
+        ids, txt_mask = self.tokenize(instructions)
+        ids, txt_mask = ids.to(device), txt_mask.to(device)
+        txt = self.embed_text(ids)
+
+        q_mask = torch.ones(suffix.shape[:2], dtype=torch.bool, device=device)
+        embeds = torch.cat([img, txt.to(img.dtype), suffix.to(img.dtype)], dim=1)
+        mask = torch.cat([img_mask, txt_mask, q_mask], dim=1)
+        position_ids = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        states = self.run(embeds, mask, position_ids)
+        return states, mask, states[:, -suffix.shape[1] :]

@@ -1,0 +1,94 @@
+"""Idefics3 / SmolVLM backbone: SigLIP-style vision tower + pixel-shuffle connector + Llama LM.
+
+The built-in `tiny` backbone is this architecture at toy scale with random weights and the
+byte-level tokenizer; `load_idefics3` adapts a pretrained SmolVLM folder the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import Idefics3Config, Idefics3Model, LlamaConfig
+from transformers.models.idefics3.configuration_idefics3 import Idefics3VisionConfig
+
+from egovla.model.backbone import Backbone, BackboneConfig
+from egovla.model.backbones.text import tokenize_batch
+from egovla.model.tokenizer import ByteTokenizer
+
+
+class Idefics3Backbone(Backbone):
+    def __init__(self, vlm: Idefics3Model, tokenizer: Any, max_text_len: int, image_mean=None, image_std=None):
+        super().__init__()
+        self.vlm = vlm
+        self.tokenizer = tokenizer
+        self.max_text_len = max_text_len
+        self.hidden_size = vlm.config.text_config.hidden_size
+        size = vlm.config.vision_config.image_size
+        self.image_size = size if isinstance(size, int) else int(size[0])
+        if image_mean is not None:
+            self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
+
+    def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return tokenize_batch(self.tokenizer, instructions, self.max_text_len)
+
+    def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        hidden = self.vlm.vision_model(pixel_values=pixels).last_hidden_state
+        return self.vlm.connector(hidden)
+
+    def embed_text(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.vlm.get_input_embeddings()(ids)
+
+    def run(self, embeds: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        out = self.vlm.text_model(inputs_embeds=embeds, attention_mask=mask.long(), position_ids=position_ids)
+        return out.last_hidden_state
+
+    def vision_parameters(self):
+        return list(self.vlm.vision_model.parameters())
+
+
+def tiny_idefics3_config(cfg: BackboneConfig) -> Idefics3Config:
+    """An Idefics3 config at toy scale, sized by the BackboneConfig's tiny fields."""
+    grid = cfg.image_size // cfg.patch_size
+    if cfg.image_size % cfg.patch_size or grid % cfg.scale_factor:
+        raise ValueError(
+            f"tiny backbone: image_size {cfg.image_size} must be a multiple of patch_size {cfg.patch_size}, "
+            f"and the patch grid ({grid}) a multiple of scale_factor {cfg.scale_factor}"
+        )
+    tok = ByteTokenizer()
+    text = LlamaConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=cfg.text_hidden,
+        intermediate_size=cfg.text_hidden * 3,
+        num_hidden_layers=cfg.text_layers,
+        num_attention_heads=cfg.text_heads,
+        num_key_value_heads=cfg.text_heads,
+        max_position_embeddings=2048,
+        pad_token_id=tok.pad_id,
+        bos_token_id=tok.bos_id,
+        eos_token_id=tok.eos_id,
+        tie_word_embeddings=False,
+    )
+    vision = Idefics3VisionConfig(
+        hidden_size=cfg.vision_hidden,
+        intermediate_size=cfg.vision_hidden * 4,
+        num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=cfg.vision_heads,
+        image_size=cfg.image_size,
+        patch_size=cfg.patch_size,
+    )
+    return Idefics3Config(
+        vision_config=vision.to_dict(),
+        text_config=text.to_dict(),
+        scale_factor=cfg.scale_factor,
+        image_token_id=tok.image_id,
+        pad_token_id=tok.pad_id,
+    )
+
+
+def build_tiny(cfg: BackboneConfig) -> Idefics3Backbone:
+    """The default CPU backbone: a random-init toy Idefics3 with the byte-level tokenizer."""
+    config = tiny_idefics3_config(cfg)
+    config._attn_implementation = "sdpa"
+    vlm = Idefics3Model(config)
+    return Idefics3Backbone(vlm, ByteTokenizer(), cfg.max_text_len)

@@ -1,0 +1,100 @@
+"""Policy configuration: plain dataclasses, saved as JSON next to the weights."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from egovla.model.backbone import BackboneConfig
+
+
+@dataclass
+class HeadConfig:
+    """The action head. 'regression' decodes the chunk in one pass; 'flow' integrates a velocity field."""
+
+    kind: str = "regression"
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.0
+    flow_steps: int = 10  # integration steps at inference (flow head)
+    # loss weights per slice of the unified layout (EgoVLA: translation x20, rotation x5, hand x5);
+    # used when action_dim is the unified 48, else every dim weighs 1
+    weight_translation: float = 20.0
+    weight_rotation: float = 5.0
+    weight_hand: float = 5.0
+
+
+@dataclass
+class PolicyConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    n_history: int = 1  # T frames per view
+    n_views: int = 1  # V cameras
+    image_height: int = 64
+    image_width: int = 64
+    state_dim: int = 48
+    action_dim: int = 48
+    chunk_len: int = 30  # H future steps
+    n_queries: int = 8  # Q action query tokens appended inside the backbone's sequence
+    norm_mode: str = "mean_std"  # or "quantile" (q01/q99 -> [-1, 1])
+    sample_seed: int = 0  # seed of the flow head's initial noise in predict_chunk
+
+    @property
+    def image_shape(self) -> tuple[int, int, int, int, int]:
+        return (self.n_history, self.n_views, 3, self.image_height, self.image_width)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PolicyConfig":
+        return from_dict(cls, d)
+
+
+def from_dict(cls: type, d: dict[str, Any]) -> Any:
+    """Build a (nested) dataclass from a dict, rejecting unknown keys by name."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known: {sorted(fields)}")
+    kwargs = {}
+    for name, value in d.items():
+        sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        if sub is not None and dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            kwargs[name] = from_dict(sub, value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_overrides(obj: Any, overrides: list[str]) -> None:
+    """Set dotted fields from 'a.b=value' strings (value parsed as the field's current type)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like field.sub=value")
+        path, raw = item.split("=", 1)
+        target, *parts = [obj, *path.split(".")]
+        for p in parts[:-1]:
+            if not hasattr(target, p):
+                raise ValueError(f"override {item!r}: no field {p!r} in {type(target).__name__}")
+            target = getattr(target, p)
+        name = parts[-1]
+        if not dataclasses.is_dataclass(target) or name not in {f.name for f in dataclasses.fields(target)}:
+            raise ValueError(f"override {item!r}: {type(target).__name__} has no field {name!r}")
+        current = getattr(target, name)
+        setattr(target, name, _parse(raw, current, item))
+
+
+def _parse(raw: str, current: Any, item: str) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"override {item!r}: expected true/false")
+        return raw.lower() in ("true", "1")
+    if current is None:
+        return None if raw.lower() == "none" else raw
+    try:
+        return type(current)(raw)
+    except ValueError as e:
+        raise ValueError(f"override {item!r}: {e}") from None

@@ -1,0 +1,46 @@
+"""Normalization of state and action vectors with dataset statistics.
+
+Stats are a dict `{feature: {"mean", "std", "min", "max", "q01", "q99", "count"}}` of per-dim lists,
+for the features "state" and "action"; the policy saves them as stats.json and loads them back.
+Modes: "mean_std" maps x to (x - mean) / std; "quantile" maps [q01, q99] onto [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+EPS = 1e-6
+MODES = ("mean_std", "quantile")
+
+
+class Normalizer(nn.Module):
+    def __init__(self, stats: dict | None, dims: dict[str, int], mode: str = "mean_std"):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"normalization mode {mode!r} is not one of {MODES}")
+        self.mode = mode
+        self.stats = stats
+        for key, dim in dims.items():
+            shift, scale = self._affine(stats.get(key) if stats else None, dim, key)
+            # not persistent: stats.json is the single saved copy of the statistics
+            self.register_buffer(f"{key}_shift", shift, persistent=False)
+            self.register_buffer(f"{key}_scale", scale, persistent=False)
+
+    def _affine(self, s: dict | None, dim: int, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if s is None:
+            return torch.zeros(dim), torch.ones(dim)
+        if self.mode == "mean_std":
+            lo, spread = torch.tensor(s["mean"]), torch.tensor(s["std"])
+        else:
+            q01, q99 = torch.tensor(s["q01"]), torch.tensor(s["q99"])
+            lo, spread = (q01 + q99) / 2, (q99 - q01) / 2
+        if lo.shape != (dim,):
+            raise ValueError(f"stats for {key!r} have {tuple(lo.shape)} dims, the policy expects ({dim},)")
+        return lo.float(), spread.float().clamp(min=EPS)
+
+    def normalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
+        return (x - getattr(self, f"{key}_shift")) / getattr(self, f"{key}_scale")
+
+    def unnormalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
+        return x * getattr(self, f"{key}_scale") + getattr(self, f"{key}_shift")

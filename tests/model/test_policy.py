@@ -1,0 +1,173 @@
+"""The Policy: training forward, chunk prediction, persistence, and the errors users see."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from egovla import spaces
+from egovla.data.contract import ContractError, collate
+from egovla.data.stats import compute_stats
+from egovla.data.synthetic import SyntheticDataset
+from egovla.model.backbone import BackboneConfig
+from egovla.model.config import HeadConfig, PolicyConfig
+from egovla.model.policy import Policy
+from egovla.model.tokenizer import ContextTooLongError
+
+CHUNK = 6
+
+
+def tiny_config(head: str) -> PolicyConfig:
+    return PolicyConfig(
+        backbone=BackboneConfig(image_size=32, vision_hidden=32, text_hidden=32, vision_heads=2, text_heads=2,
+                                vision_layers=1, text_layers=1),
+        head=HeadConfig(kind=head, width=32, layers=1, heads=2, flow_steps=3),
+        image_height=32, image_width=32, chunk_len=CHUNK, n_queries=4,
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    return SyntheticDataset(size=64, seed=3, image_size=32, chunk_len=CHUNK, block=6)
+
+
+@pytest.fixture(scope="module")
+def stats(data):
+    return compute_stats(data)
+
+
+def make_policy(head, stats, seed=0):
+    torch.manual_seed(seed)
+    return Policy(tiny_config(head), stats)
+
+
+def obs_of(sample):
+    return {k: sample[k] for k in ("images", "instruction", "state")}
+
+
+@pytest.mark.parametrize("head", ["regression", "flow"])
+def test_forward_gives_finite_loss_and_gradients_everywhere(head, data, stats):
+    policy = make_policy(head, stats)
+    loss, metrics = policy(collate([data[i] for i in range(4)]))
+    assert loss.ndim == 0 and math.isfinite(loss.item()) and metrics["loss"] == pytest.approx(loss.item())
+    loss.backward()
+    for name, module in [("queries", policy.queries), ("backbone", policy.backbone), ("proprio", policy.proprio),
+                         ("head", policy.head)]:
+        params = [module] if isinstance(module, torch.nn.Parameter) else list(module.parameters())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), f"no gradient reaches {name}"
+
+
+@pytest.mark.parametrize("head", ["regression", "flow"])
+def test_predict_chunk_shapes_unbatched_and_batched(head, data, stats):
+    policy = make_policy(head, stats).eval()
+    chunk = policy.predict_chunk(obs_of(data[0]))
+    assert chunk.shape == (CHUNK, spaces.ACTION_DIM) and np.isfinite(chunk).all()
+    batch = collate([data[i] for i in range(3)])
+    chunks = policy.predict_chunk(obs_of(batch))
+    assert chunks.shape == (3, CHUNK, spaces.ACTION_DIM)
+    np.testing.assert_allclose(chunks[0], chunk, atol=1e-5)
+
+
+def test_predict_chunk_is_unnormalized(data, stats):
+    """An untrained head outputs ~0 in normalized space, i.e. ~the dataset mean in real units."""
+    policy = make_policy("regression", stats).eval()
+    with torch.no_grad():
+        policy.head.out.weight.zero_()
+        policy.head.out.bias.zero_()
+    chunk = policy.predict_chunk(obs_of(data[0]))
+    np.testing.assert_allclose(chunk[0], np.array(stats["action"]["mean"], dtype=np.float32), atol=1e-6)
+
+
+@pytest.mark.parametrize("head", ["regression", "flow"])
+def test_save_and_load_predict_bit_identical_chunks(head, data, stats, tmp_path):
+    policy = make_policy(head, stats).eval()
+    obs = obs_of(collate([data[i] for i in range(2)]))
+    before = policy.predict_chunk(obs)
+    policy.save_pretrained(tmp_path / "p")
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["config.json", "model.safetensors", "stats.json"]
+    loaded = Policy.from_pretrained(tmp_path / "p")
+    assert np.array_equal(before, loaded.predict_chunk(obs))
+
+
+def test_flow_head_runs_the_backbone_once_per_chunk(data, stats):
+    policy = make_policy("flow", stats).eval()
+    calls = []
+    original = policy.backbone.encode
+    policy.backbone.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    policy.predict_chunk(obs_of(data[0]))
+    assert policy.config.head.flow_steps == 3 and len(calls) == 1
+
+
+def test_query_tokens_see_the_image_and_the_instruction(data, stats):
+    policy = make_policy("regression", stats).eval()
+    batch = collate([data[0], data[0]])
+    other = collate([data[1], data[1]])
+    def query_states(images, instructions):
+        suffix = policy.queries.unsqueeze(0).expand(2, -1, -1)
+        return policy.backbone.encode(images, batch["image_mask"], instructions, suffix)[2]
+    base = query_states(batch["images"], batch["instruction"])
+    assert not torch.allclose(base, query_states(other["images"], batch["instruction"]))
+    assert not torch.allclose(base, query_states(batch["images"], ["grasp it", "grasp it"]))
+
+
+def test_loss_weights_follow_the_slices(stats):
+    w = make_policy("regression", stats).head.weights
+    assert w[spaces.slot("right", "wrist_pos")].eq(20).all()
+    assert w[spaces.slot("left", "wrist_rot")].eq(5).all()
+    assert w[spaces.slot("left", "fingertips")].eq(5).all()
+
+
+def test_masked_targets_do_not_change_the_loss(data, stats):
+    policy = make_policy("regression", stats).eval()
+    batch = collate([data[i] for i in range(2)])
+    batch["action_mask"][:, :, spaces.slot("left", "fingertips")] = False
+    loss_a, _ = policy(batch)
+    batch["action"][:, :, spaces.slot("left", "fingertips")] = float("nan")
+    loss_b, _ = policy(batch)
+    assert torch.equal(loss_a, loss_b)
+
+
+def test_wrong_image_shape_is_named(data, stats):
+    policy = make_policy("regression", stats)
+    obs = obs_of(data[0])
+    obs["images"] = obs["images"][..., :16, :]
+    with pytest.raises(ContractError, match=r"'images' has shape .*expects \(1, 1, 3, 32, 32\)"):
+        policy.predict_chunk(obs)
+
+
+def test_missing_key_is_named(data, stats):
+    policy = make_policy("regression", stats)
+    obs = obs_of(data[0])
+    del obs["state"]
+    with pytest.raises(ContractError, match="missing key.*'state'"):
+        policy.predict_chunk(obs)
+    batch = collate([data[0]])
+    del batch["action_mask"]
+    with pytest.raises(ContractError, match="action_mask"):
+        policy(batch)
+
+
+def test_nan_in_state_is_refused(data, stats):
+    policy = make_policy("regression", stats)
+    obs = obs_of(data[0])
+    obs["state"] = obs["state"].copy()
+    obs["state"][5] = np.nan
+    with pytest.raises(ContractError, match=r"'state' contains NaN.*\[5\]"):
+        policy.predict_chunk(obs)
+
+
+def test_instruction_longer_than_the_context_is_refused(data, stats):
+    policy = make_policy("regression", stats)
+    obs = obs_of(data[0])
+    obs["instruction"] = "pick up the red block " * 10
+    with pytest.raises(ContextTooLongError, match=r"instruction is \d+ tokens long.*allows 48"):
+        policy.predict_chunk(obs)
+
+
+def test_from_pretrained_on_a_folder_without_weights(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
+        Policy.from_pretrained(tmp_path)
