@@ -1,0 +1,44 @@
+"""Statistics used for normalization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from egovla.data.stats import compute_stats, vector_stats
+from egovla.model.normalize import Normalizer
+
+
+def test_vector_stats_skip_masked_values():
+    values = np.array([[1.0, 100.0], [3.0, 5.0], [5.0, 7.0]], dtype=np.float32)
+    mask = np.array([[True, False], [True, True], [True, True]])
+    s = vector_stats(values, mask)
+    assert s["mean"] == pytest.approx([3.0, 6.0]) and s["count"] == [3, 2]
+    assert s["min"] == [1.0, 5.0] and s["max"] == [5.0, 7.0]
+
+
+def test_compute_stats_over_a_list_of_samples():
+    samples = [
+        {"state": np.array([i, 2.0 * i], np.float32), "action": np.full((2, 1), float(i), np.float32),
+         "action_mask": np.ones((2, 1), bool)}
+        for i in range(5)
+    ]
+    s = compute_stats(samples)
+    assert s["state"]["mean"] == pytest.approx([2.0, 4.0]) and s["action"]["count"] == [10]
+
+
+@pytest.mark.parametrize("mode", ["mean_std", "quantile"])
+def test_normalizer_round_trip_and_ranges(mode):
+    import torch
+
+    stats = {"action": {"mean": [1.0], "std": [2.0], "q01": [-1.0], "q99": [3.0]}}
+    n = Normalizer(stats, {"action": 1}, mode)
+    x = torch.tensor([[3.0], [-1.0]])
+    y = n.normalize("action", x)
+    expected = [[1.0], [-1.0]] if mode == "mean_std" else [[1.0], [-1.0]]
+    assert torch.allclose(y, torch.tensor(expected)) and torch.allclose(n.unnormalize("action", y), x)
+
+
+def test_normalizer_rejects_stats_of_the_wrong_width():
+    with pytest.raises(ValueError, match="stats for 'action' have \\(2,\\) dims.*\\(3,\\)"):
+        Normalizer({"action": {"mean": [0, 0], "std": [1, 1]}}, {"action": 3})
