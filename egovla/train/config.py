@@ -1,0 +1,117 @@
+"""`TrainConfig`: every knob of the trainer, and which of them a resumed run must keep."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from egovla.train.errors import ResumeMismatchError
+
+PRECISIONS = ("auto", "no", "bf16")
+
+# Fields a resumed run may change freely: they do not touch the weights' trajectory. `steps` may be
+# raised (not lowered below the checkpoint's step) to continue training; the cosine schedule then
+# stretches to the new horizon for the remaining steps. (`precision` is compared after resolving
+# 'auto', by the trainer, against the precision the checkpoint was trained in.)
+RESUME_FREE_FIELDS = ("steps", "save_every", "keep_last", "log_every", "num_workers", "find_unused_parameters")
+_CHECKED_ELSEWHERE = ("precision",)
+
+
+@dataclass
+class TrainConfig:
+    """How to train. `batch_size` is per process; the global batch per optimizer step is
+    batch_size x grad_accum x num_processes."""
+
+    steps: int = 1000  # optimizer steps in total (a resumed run counts the steps already done)
+    batch_size: int = 8  # samples per micro-batch, per process
+    grad_accum: int = 1  # micro-batches per optimizer step
+    lr: float = 3e-4  # peak learning rate
+    weight_decay: float = 0.01  # AdamW decay of matrices (biases, norms and 1-D params get none)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr
+    min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio at the last step
+    clip_norm: float | None = 1.0  # global gradient-norm clip; None or <= 0 disables clipping
+    seed: int = 0  # seeds the RNGs (seed + rank) and the data order
+    precision: str = "auto"  # 'auto' (bf16 on CUDA devices with bf16, else 'no'), 'no' or 'bf16'
+    save_every: int = 0  # checkpoint every this many optimizer steps (and at the end); 0 = never
+    keep_last: int = 2  # checkpoints kept; older ones are deleted (<= 0 keeps all)
+    log_every: int = 10  # log scalars every this many optimizer steps (and at the last one)
+    num_workers: int = 0  # DataLoader worker processes
+    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+        self.validate()
+
+    def validate(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ValueError(f"TrainConfig: {what}")
+
+        need(isinstance(self.steps, int) and self.steps >= 1, f"steps must be an int >= 1, got {self.steps!r}")
+        need(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        need(self.grad_accum >= 1, f"grad_accum must be >= 1, got {self.grad_accum}")
+        need(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        need(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        need(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        need(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
+        need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        need(self.save_every >= 0, f"save_every must be >= 0, got {self.save_every}")
+        need(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
+        need(self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {unknown}")
+        return cls(**d)
+
+
+def resolve_precision(precision: str) -> str:
+    """'auto' -> 'bf16' on a CUDA device that supports it, else 'no'. 'bf16' is honoured on CPU too."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"
+
+
+def check_resume_compatible(saved: dict[str, Any], cfg: TrainConfig, checkpoint_step: int, where: str) -> None:
+    """Raise ResumeMismatchError naming every field of `cfg` that differs from the checkpoint's config
+    and matters for an exact continuation."""
+    current = cfg.to_dict()
+    diffs = []
+    for name, value in current.items():
+        if name in RESUME_FREE_FIELDS or name in _CHECKED_ELSEWHERE or name not in saved:
+            continue
+        if _normalise(saved[name]) != _normalise(value):
+            diffs.append(f"{name} (checkpoint {saved[name]!r}, now {value!r})")
+    if diffs:
+        raise ResumeMismatchError(
+            f"cannot resume from {where}: the training config differs in {', '.join(diffs)}. "
+            f"Resume with the same values, or start a new run in a fresh output folder "
+            f"(only {', '.join(RESUME_FREE_FIELDS)} may change on resume)."
+        )
+    if cfg.steps < checkpoint_step:
+        raise ResumeMismatchError(
+            f"cannot resume from {where}: it is at step {checkpoint_step} but steps={cfg.steps}; "
+            f"steps may be raised to continue training, not lowered below the checkpoint"
+        )
+
+
+def _normalise(v: Any) -> Any:
+    return list(v) if isinstance(v, (tuple, list)) else v
