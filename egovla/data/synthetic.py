@@ -1,6 +1,6 @@
 """A learnable synthetic dataset that stands in for real demonstrations.
 
-Each sample draws a few coloured blocks at random places on a grey table seen from above, and
+Each sample draws a few coloured blocks in random cells of a grid on a grey table seen from above, and
 an instruction such as "grasp the blue block with your left hand". The target chunk is a
 deterministic function of the image and the words: the named hand's wrist moves (smoothstep)
 from where it is now to the named block's 3-D position in the camera frame (the block's pixel
@@ -51,7 +51,8 @@ class SyntheticConfig:
     n_views: int = 1
     chunk_len: int = 16
     n_objects: int = 3
-    block: int = 0  # block side in pixels; 0 = 3/16 of the image side (12 px at 64)
+    grid: int = 4  # blocks sit in distinct cells of a grid x grid layout
+    block: int = 0  # block side in pixels; 0 = 5/8 of a cell (10 px at 64 px, grid 4)
 
 
 def intrinsics(image_size: int) -> np.ndarray:
@@ -75,34 +76,31 @@ class SyntheticDataset(Dataset):
         c = self.config
         if c.n_objects > len(COLOURS):
             raise ValueError(f"n_objects={c.n_objects}: at most {len(COLOURS)} colours exist")
-        self.block = c.block or max(2, c.image_size * 3 // 16)
-        if c.n_objects * (self.block + 1) ** 2 * 2 > (c.image_size - self.block - 4) ** 2:
-            raise ValueError(f"{c.n_objects} blocks of {self.block} px do not fit apart in a {c.image_size} px image")
+        if c.n_objects > c.grid * c.grid:
+            raise ValueError(f"n_objects={c.n_objects} do not fit in a {c.grid}x{c.grid} grid")
+        self.block = c.block or max(2, c.image_size * 5 // (8 * c.grid))
+        if self.block > c.image_size // c.grid:
+            raise ValueError(f"block={self.block} px is wider than a grid cell ({c.image_size // c.grid} px)")
         self.K = intrinsics(c.image_size)
 
     def __len__(self) -> int:
         return self.config.size
 
     def _scene(self, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+        """Blocks of distinct colours in distinct cells of a grid x grid layout; returns their centres."""
         c = self.config
         img = np.empty((c.image_size, c.image_size, 3), dtype=np.uint8)
         img[:] = BACKGROUND
         colours = rng.choice(list(COLOURS), size=c.n_objects, replace=False)
-        objects: list[tuple[str, float, float]] = []
-        block = self.block
-        lo, hi = 2, c.image_size - block - 2
-        for _ in range(10_000):
-            if len(objects) == c.n_objects:
-                break
-            x, y = int(rng.integers(lo, hi)), int(rng.integers(lo, hi))
-            if all(abs(x - ox) > block or abs(y - oy) > block for _, ox, oy in objects):
-                objects.append((str(colours[len(objects)]), x, y))
-        else:
-            raise RuntimeError(f"could not place {c.n_objects} blocks apart in a {c.image_size} px image")
-        for name, x, y in objects:
-            img[y : y + block, x : x + block] = COLOURS[name]
-        centres = [(name, x + block / 2, y + block / 2) for name, x, y in objects]
-        return img, centres
+        cells = rng.choice(c.grid * c.grid, size=c.n_objects, replace=False)
+        cell, half = c.image_size / c.grid, self.block / 2
+        objects = []
+        for name, k in zip(colours, cells):
+            u, v = (k % c.grid + 0.5) * cell, (k // c.grid + 0.5) * cell
+            x0, y0 = int(round(u - half)), int(round(v - half))
+            img[y0 : y0 + self.block, x0 : x0 + self.block] = COLOURS[str(name)]
+            objects.append((str(name), x0 + half, y0 + half))
+        return img, objects
 
     def __getitem__(self, index: int) -> dict:
         c = self.config
