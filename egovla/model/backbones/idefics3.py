@@ -86,9 +86,31 @@ def tiny_idefics3_config(cfg: BackboneConfig) -> Idefics3Config:
     )
 
 
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position codes (MAE-style), (grid * grid, dim), row-major like the patches."""
+    quarter = dim // 4
+    freqs = 1.0 / (100.0 ** (torch.arange(quarter, dtype=torch.float32) / max(quarter, 1)))
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float32), torch.arange(grid, dtype=torch.float32), indexing="ij")
+    parts = [f(c.reshape(-1, 1) * freqs) for c in (xs, ys) for f in (torch.sin, torch.cos)]
+    out = torch.zeros(grid * grid, dim)
+    out[:, : 4 * quarter] = torch.cat(parts, dim=1)
+    return out
+
+
 def build_tiny(cfg: BackboneConfig) -> Idefics3Backbone:
-    """The default CPU backbone: a random-init toy Idefics3 with the byte-level tokenizer."""
+    """The default CPU backbone: a random-init toy Idefics3 with the byte-level tokenizer.
+
+    Its patch position embeddings start as 2-D sine-cosine codes instead of small random numbers:
+    from scratch, a random-init ViT otherwise takes thousands of steps before its tokens say
+    *where* they are, which is what an action head needs first (measured on the synthetic data).
+    """
     config = tiny_idefics3_config(cfg)
     config._attn_implementation = "sdpa"
     vlm = Idefics3Model(config)
+    pos = vlm.vision_model.embeddings.position_embedding
+    with torch.no_grad():
+        pos.weight.copy_(POSITION_SCALE * sincos_2d(cfg.image_size // cfg.patch_size, pos.weight.shape[1]))
     return Idefics3Backbone(vlm, ByteTokenizer(), cfg.max_text_len)
+
+
+POSITION_SCALE = 0.25  # per-dim size of the position codes, about that of the patch embeddings at init
