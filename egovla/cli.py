@@ -25,6 +25,8 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int) -> 
                    help="dataset to train on (repeatable); 'synthetic' is the built-in learnable dataset")
     g.add_argument("--samples", type=int, default=20_000, help="synthetic: number of training samples")
     g.add_argument("--image-size", type=int, default=64, help="synthetic: square image side in pixels")
+    g.add_argument("--objects", type=int, default=1,
+                   help="synthetic: blocks per image (more than 1 means finding the named colour among distractors)")
     g.add_argument("--chunk-len", type=int, default=16, help="future steps H per predicted chunk")
     g.add_argument("--eval-samples", type=int, default=256, help="held-out samples measured after training (0: skip)")
     g = p.add_argument_group("model")
@@ -86,7 +88,8 @@ def _jobs(args: argparse.Namespace):
     job = TrainJob(
         datasets=[DatasetSpec.parse(d) for d in (args.dataset or ["synthetic"])],
         model=args.model, head=args.head, policy_overrides=overrides, eval_samples=args.eval_samples,
-        synthetic=SyntheticConfig(size=args.samples, seed=args.seed, image_size=args.image_size, chunk_len=args.chunk_len),
+        synthetic=SyntheticConfig(size=args.samples, seed=args.seed, image_size=args.image_size, chunk_len=args.chunk_len,
+                                  n_objects=args.objects),
     )
     train_cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup, log_every=args.log_every,

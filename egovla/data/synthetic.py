@@ -50,7 +50,7 @@ class SyntheticConfig:
     n_history: int = 1
     n_views: int = 1
     chunk_len: int = 16
-    n_objects: int = 3
+    n_objects: int = 1  # blocks per image; with 3, the named colour must be found among distractors
     grid: int = 4  # blocks sit in distinct cells of a grid x grid layout
     block: int = 0  # block side in pixels; 0 = 5/8 of a cell (10 px at 64 px, grid 4)
 
@@ -140,3 +140,15 @@ class SyntheticDataset(Dataset):
             "action": action,
             "action_mask": np.ones_like(action, dtype=bool),
         }
+
+
+def blind_final_error(data: SyntheticDataset, n: int) -> float:
+    """The best a policy can do without the image: the mean distance of the named hand's goal from
+    that hand's average goal, over the first n samples (metres)."""
+    goals: dict[str, list[np.ndarray]] = {hand: [] for hand in spaces.HANDS}
+    for i in range(min(n, len(data))):
+        s = data[i]
+        hand = s["instruction"].split()[-2]
+        goals[hand].append(s["action"][-1, spaces.slot(hand, "wrist_pos")])
+    dists = [np.linalg.norm(np.stack(g) - np.mean(g, axis=0), axis=-1) for g in goals.values() if g]
+    return float(np.concatenate(dists).mean())
