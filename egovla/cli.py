@@ -48,9 +48,9 @@ def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int) -> 
                    help="'auto' uses bf16 where the device supports it (CUDA), else float32")
     g.add_argument("--seed", type=int, default=0, help="seeds initial weights, data order and the synthetic data")
     g.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    g.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads per process (default 1: on small models extra threads cost more "
-                        "than they give; use processes for parallelism)")
+    g.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads per process (0: the CPU's cores divided by the number of processes; "
+                        "more threads than free cores makes CPU training several times slower)")
     g = p.add_argument_group("run folder")
     g.add_argument("--out", type=Path, required=True, help="run folder: checkpoints/, policy/, tb/, loss.png, ...")
     g.add_argument("--resume", action="store_true", help="continue bit-exactly from the latest checkpoint in --out")
@@ -104,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from egovla.pipeline import run_training
 
-    torch.set_num_threads(args.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
 
     job, train_cfg = _jobs(args)
     summary = run_training(job, train_cfg, args.out, resume=args.resume, progress=not args.no_progress)

@@ -23,9 +23,6 @@ QUICK = dict(steps=60, batch_size=16, samples=2_000, eval_samples=64, n_objects=
 
 
 def run_demo(out: Path, quick: bool = False, head: str = "regression") -> int:
-    import torch
-
-    torch.set_num_threads(1)  # measured: the tiny model trains ~6x faster on 1 thread than on 2 here
     size = QUICK if quick else FULL
     out = Path(out)
     if out.exists():
