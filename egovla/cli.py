@@ -92,7 +92,8 @@ def _jobs(args: argparse.Namespace):
                                   n_objects=args.objects),
     )
     train_cfg = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup, log_every=args.log_every,
+        steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+        warmup_steps=args.warmup, log_every=args.log_every,
         precision=args.precision, seed=args.seed, save_every=args.save_every, keep_last=args.keep_last,
         num_workers=args.workers,
     )
