@@ -18,7 +18,6 @@ from torch import nn
 
 from egovla.model.backbone import Backbone, BackboneConfig
 from egovla.model.backbones.idefics3 import build_tiny
-from egovla.model.backbones.text import tokenize_batch
 from egovla.model.tokenizer import ByteTokenizer
 
 
@@ -39,9 +38,6 @@ class PlainBackbone(Backbone):
         self.text_pos = nn.Embedding(2048, cfg.text_hidden)
         layer["nhead"] = cfg.text_heads
         self.lm = nn.TransformerEncoder(nn.TransformerEncoderLayer(cfg.text_hidden, dim_feedforward=3 * cfg.text_hidden, **layer), cfg.text_layers)
-
-    def tokenize(self, instructions):
-        return tokenize_batch(self.tokenizer, instructions, self.max_text_len)
 
     def embed_images(self, pixels):
         x = self.patch(pixels).flatten(2).transpose(1, 2) + self.pos

@@ -18,10 +18,13 @@ is causal, so the suffix tokens, placed last, attend to every image and text tok
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from egovla.model.tokenizer import pad_token_ids
 
 
 @dataclass
@@ -48,16 +51,25 @@ class BackboneConfig:
     lora_dropout: float = 0.0
 
 
-class Backbone(nn.Module):
-    """Base class; subclasses set `hidden_size`, `image_size`, `image_mean`, `image_std`."""
+def square_side(size: int | list[int] | tuple[int, ...]) -> int:
+    """A vision config's `image_size` (an int or a [height, width] pair) as one square side."""
+    return size if isinstance(size, int) else int(size[0])
 
+
+class Backbone(nn.Module):
+    """Base class; subclasses set `tokenizer` (`encode(text) -> ids`, `pad_id`), `max_text_len`,
+    `hidden_size`, `image_size`, and `image_mean` / `image_std` where they differ from SigLIP's."""
+
+    tokenizer: Any
+    max_text_len: int
     hidden_size: int
     image_size: int
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
     def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        ids = [self.tokenizer.encode(text) for text in instructions]
+        return pad_token_ids(ids, max_len=self.max_text_len, pad_id=self.tokenizer.pad_id, instructions=instructions)
 
     def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -103,8 +103,8 @@ class Policy(nn.Module):
         """One observation (unbatched) -> (H, D) chunk; a batched observation -> (B, H, D)."""
         images = observation.get("images")
         batched = hasattr(images, "shape") and len(images.shape) == 6
-        if not batched:
-            validate_observation(observation, image_shape=self.config.image_shape, state_dim=self.config.state_dim)
+        validate_observation(observation, image_shape=self.config.image_shape, state_dim=self.config.state_dim,
+                             batched=batched, where="observation")
         obs = {}
         for key, value in observation.items():
             if key == "instruction":
@@ -112,7 +112,7 @@ class Policy(nn.Module):
             else:
                 t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
                 obs[key] = t if batched else t.unsqueeze(0)
-        obs = self._check(obs, "observation")
+        obs = fill_default_masks(obs, batched=True)
         if generator is None:
             generator = torch.Generator().manual_seed(self.config.sample_seed)
         chunk = self.head.sample(self.features(obs), generator=generator)

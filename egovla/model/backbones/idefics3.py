@@ -1,7 +1,7 @@
 """Idefics3 / SmolVLM backbone: SigLIP-style vision tower + pixel-shuffle connector + Llama LM.
 
 The built-in `tiny` backbone is this architecture at toy scale with random weights and the
-byte-level tokenizer; `load_idefics3` adapts a pretrained SmolVLM folder the same way.
+byte-level tokenizer; `hf.load_hf_backbone` adapts a pretrained SmolVLM folder with the same class.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import torch
 from transformers import Idefics3Config, Idefics3Model, LlamaConfig
 from transformers.models.idefics3.configuration_idefics3 import Idefics3VisionConfig
 
-from egovla.model.backbone import Backbone, BackboneConfig
-from egovla.model.backbones.text import tokenize_batch
+from egovla.model.backbone import Backbone, BackboneConfig, square_side
 from egovla.model.tokenizer import ByteTokenizer
 
 
@@ -24,13 +23,9 @@ class Idefics3Backbone(Backbone):
         self.tokenizer = tokenizer
         self.max_text_len = max_text_len
         self.hidden_size = vlm.config.text_config.hidden_size
-        size = vlm.config.vision_config.image_size
-        self.image_size = size if isinstance(size, int) else int(size[0])
+        self.image_size = square_side(vlm.config.vision_config.image_size)
         if image_mean is not None:
             self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
-
-    def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return tokenize_batch(self.tokenizer, instructions, self.max_text_len)
 
     def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
         hidden = self.vlm.vision_model(pixel_values=pixels).last_hidden_state

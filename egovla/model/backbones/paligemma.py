@@ -21,8 +21,7 @@ from typing import Any
 
 import torch
 
-from egovla.model.backbone import Backbone
-from egovla.model.backbones.text import tokenize_batch
+from egovla.model.backbone import Backbone, square_side
 
 
 def make_causal(language_model: Any) -> None:
@@ -42,16 +41,12 @@ class PaliGemmaBackbone(Backbone):
         self.max_text_len = max_text_len
         text = vlm.config.get_text_config()
         self.hidden_size = text.hidden_size
-        size = vlm.config.vision_config.image_size
-        self.image_size = size if isinstance(size, int) else int(size[0])
+        self.image_size = square_side(vlm.config.vision_config.image_size)
         self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
         vlm.config.text_config.use_bidirectional_attention = False  # saved with the spec
         make_causal(vlm.language_model)
         self.legacy_scale = not hasattr(vlm.language_model.embed_tokens, "embed_scale")
         self.normalizer = text.hidden_size**0.5
-
-    def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return tokenize_batch(self.tokenizer, instructions, self.max_text_len)
 
     def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
         hidden = self.vlm.vision_tower(pixel_values=pixels).last_hidden_state

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from egovla.model.backbone import Backbone
-from egovla.model.backbones.text import tokenize_batch
 
 DEFAULT_SIDE = 224  # pixels per frame side before the processor's pixel budget is applied
 
@@ -49,9 +48,6 @@ class Qwen2_5_VLBackbone(Backbone):
         self.temporal_patch_size = vision.temporal_patch_size
         self.image_size = image_side(vision, preprocessor)
         self.image_mean, self.image_std = tuple(image_mean), tuple(image_std)
-
-    def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return tokenize_batch(self.tokenizer, instructions, self.max_text_len)
 
     def patchify(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, C, H, W) -> flat patches (N*gh*gw, C*tp*p*p) and grid_thw (N, 3), in the order of

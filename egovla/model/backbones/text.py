@@ -1,12 +1,8 @@
-"""Tokenizer adapters: one `encode(text) -> ids` + `pad_id` face for byte-level and HF tokenizers."""
+"""The Hugging Face tokenizer adapter: the same `encode(text) -> ids` + `pad_id` face as ByteTokenizer."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import torch
-
-from egovla.model.tokenizer import pad_token_ids
 
 
 class HFTokenizer:
@@ -21,9 +17,3 @@ class HFTokenizer:
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
-
-
-def tokenize_batch(tokenizer: Any, instructions: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return pad_token_ids(
-        [tokenizer.encode(t) for t in instructions], max_len=max_len, pad_id=tokenizer.pad_id, instructions=instructions
-    )
