@@ -1,0 +1,169 @@
+"""MP4 video through PyAV: an appending encoder, and a frame reader that seeks and keeps files open.
+
+Frames are addressed by their index in the file (timestamp * fps). The encoder writes one stream
+whose frame i has pts i in a 1/fps time base, episodes back to back, with a short GOP so that any
+frame is at most `gop - 1` decodes away from a keyframe.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from egovla.data.lerobot.format import DatasetFormatError
+
+CODECS = {"h264": "libx264", "av1": "libsvtav1"}
+DEFAULT_CODEC = "h264"
+DEFAULT_GOP = 2
+
+
+class VideoEncoder:
+    """Append RGB frames (H, W, 3 uint8) to one MP4 file; `close()` flushes and finishes it."""
+
+    def __init__(self, path: Path, fps: int, height: int, width: int, codec: str = DEFAULT_CODEC,
+                 gop: int = DEFAULT_GOP, crf: int | None = None):
+        if codec not in CODECS:
+            raise ValueError(f"video codec {codec!r} is not one of {sorted(CODECS)}")
+        if height % 2 or width % 2:
+            raise ValueError(f"video frames must have even height and width for yuv420p, got {height}x{width}")
+        self.path, self.fps, self.shape = Path(path), int(fps), (int(height), int(width), 3)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.container = av.open(str(self.path), mode="w")
+        options = {"g": str(gop), "crf": str(crf if crf is not None else (23 if codec == "h264" else 30))}
+        if codec == "h264":
+            options.update({"preset": "veryfast", "bf": "0"})
+        else:
+            options.update({"preset": "10", "svtav1-params": "lp=1"})
+        self.stream = self.container.add_stream(CODECS[codec], rate=self.fps, options=options)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        self.stream.codec_context.time_base = Fraction(1, self.fps)
+        self.codec, self.gop, self.frames, self.bytes = codec, gop, 0, 0
+
+    def write(self, frames: np.ndarray) -> None:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != self.shape or frames.dtype != np.uint8:
+            raise ValueError(f"{self.path}: frames must be uint8 (N, {self.shape[0]}, {self.shape[1]}, 3), "
+                             f"got {frames.dtype} {frames.shape}")
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            frame.pts, frame.time_base = self.frames, Fraction(1, self.fps)
+            self._mux(self.stream.encode(frame))
+            self.frames += 1
+
+    def _mux(self, packets) -> None:
+        self.bytes += sum(p.size for p in packets)
+        self.container.mux(packets)
+
+    def size_bytes(self) -> int:
+        """Encoded bytes so far (the muxer buffers, so the file on disk lags behind)."""
+        return self.bytes
+
+    def close(self) -> None:
+        if self.container is not None:
+            self._mux(self.stream.encode(None))
+            self.container.close()
+            self.container = None
+
+
+def video_info(path: Path, codec: str, fps: int) -> dict:
+    """The `info` entries LeRobot keeps for a video feature, read from the file."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return {
+            "video.height": s.codec_context.height, "video.width": s.codec_context.width,
+            "video.codec": "av1" if codec == "av1" else "h264", "video.pix_fmt": s.codec_context.pix_fmt or "yuv420p",
+            "video.is_depth_map": False, "video.fps": int(fps), "video.channels": 3, "has_audio": False,
+        }
+
+
+class FrameReader:
+    """Decode frames by index from MP4 files, keeping each file open and its decoder position.
+
+    Safe with DataLoader workers: containers opened in a parent process are dropped in a child
+    (keyed by pid). Reading forward within `reuse_window` frames of the last decoded frame
+    continues decoding instead of seeking; `naive=True` decodes from the start of the file
+    every time (the baseline the benchmark compares against).
+    """
+
+    def __init__(self, reuse_window: int = 16, naive: bool = False, max_open: int = 64):
+        self.reuse_window, self.naive, self.max_open = reuse_window, naive, max_open
+        self._pid = os.getpid()
+        self._open: dict[str, dict] = {}
+
+    def _state(self, path: str) -> dict:
+        if os.getpid() != self._pid:  # forked into a worker: never share a parent's decoder
+            self._open, self._pid = {}, os.getpid()
+        st = self._open.get(path)
+        if st is None:
+            if len(self._open) >= self.max_open:
+                self._close(next(iter(self._open)))
+            if not os.path.isfile(path):
+                raise DatasetFormatError(f"{path}: video file is missing")
+            try:
+                container = av.open(path)
+                stream = container.streams.video[0]
+            except (av.error.FFmpegError, IndexError) as e:
+                raise DatasetFormatError(f"{path}: cannot open the video ({e})") from e
+            st = {"container": container, "stream": stream, "iter": None, "last": None, "last_img": None}
+            self._open[path] = st
+        return st
+
+    def _close(self, path: str) -> None:
+        st = self._open.pop(path, None)
+        if st is not None:
+            st["container"].close()
+
+    def close(self) -> None:
+        for p in list(self._open):
+            self._close(p)
+
+    def __getstate__(self):  # a reader pickled into a spawned worker starts with no open files
+        return {"reuse_window": self.reuse_window, "naive": self.naive, "max_open": self.max_open}
+
+    def __setstate__(self, d):
+        self.__init__(**d)
+
+    def read(self, path: str | Path, indices: list[int], fps: int) -> np.ndarray:
+        """Frames at the given file-frame indices, as uint8 (len(indices), H, W, 3)."""
+        path = str(path)
+        want = sorted(set(int(i) for i in indices))
+        got: dict[int, np.ndarray] = {}
+        try:
+            for idx in want:
+                got[idx] = self._frame(path, idx, fps)
+        except av.error.FFmpegError as e:
+            self._close(path)
+            raise DatasetFormatError(f"{path}: cannot decode frame(s) {want} ({e}); is the file truncated?") from e
+        return np.stack([got[int(i)] for i in indices])
+
+    def _frame(self, path: str, idx: int, fps: int) -> np.ndarray:
+        st = self._state(path)
+        if st["last"] == idx:
+            return st["last_img"]
+        stream = st["stream"]
+        ahead = st["last"] is not None and st["iter"] is not None and 0 < idx - st["last"] <= self.reuse_window
+        if self.naive:
+            st["container"].seek(0, stream=stream, backward=True)
+            st["iter"] = st["container"].decode(stream)
+        elif not ahead:
+            target = int(round(idx / fps / stream.time_base))
+            st["container"].seek(max(target - 1, 0), stream=stream, backward=True, any_frame=False)
+            st["iter"] = st["container"].decode(stream)
+        for frame in st["iter"]:
+            if frame.pts is None:
+                continue
+            i = int(round(float(frame.pts * stream.time_base) * fps))
+            if i < idx:
+                continue
+            if i > idx:
+                break
+            img = frame.to_ndarray(format="rgb24")
+            st["last"], st["last_img"] = i, img
+            return img
+        st["iter"], st["last"] = None, None
+        raise DatasetFormatError(f"{path}: frame {idx} (t={idx / fps:.3f}s) is not in the video; "
+                                 "the file may be truncated or shorter than its metadata says")
