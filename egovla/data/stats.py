@@ -1,7 +1,8 @@
 """Per-dimension statistics of `state` and `action`, for normalization.
 
 `compute_stats(dataset)` reads up to `max_samples` samples (evenly spread over the dataset) and
-returns `{"state": {...}, "action": {...}}` with per-dim lists of mean, std, min, max, q01, q99 and
+returns `{"state": {...}, "action": {...}}` (datasets with a `vectors(i)` method are read without
+decoding images) with per-dim lists of mean, std, min, max, q01, q99 and
 the count of supervised values; masked entries are left out, action stats pool all chunk steps.
 """
 
@@ -37,7 +38,7 @@ def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[
     idx = np.unique(np.linspace(0, n - 1, min(n, max_samples)).round().astype(int))
     states, state_masks, actions, action_masks = [], [], [], []
     for i in idx:
-        s = dataset[int(i)]
+        s = dataset.vectors(int(i)) if hasattr(dataset, "vectors") else dataset[int(i)]
         states.append(np.asarray(s["state"], dtype=np.float32))
         state_masks.append(np.asarray(s.get("state_mask", np.ones_like(states[-1], dtype=bool)), dtype=bool))
         a = np.asarray(s["action"], dtype=np.float32)

@@ -1,0 +1,93 @@
+"""Training windows: history frames, action chunks, padding masks at episode ends, space mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factory import GRIPPER_NAMES, psnr, write_dataset
+
+from egovla import spaces
+from egovla.data.contract import validate_sample
+from egovla.data.lerobot.reader import LeRobotReader
+from egovla.data.windows import EGOVLA_HISTORY, SpaceMap, WindowConfig, WindowDataset
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory):
+    root = tmp_path_factory.mktemp("win") / "ds"
+    episodes = write_dataset(root, lengths=(12, 9, 15), cameras=2)
+    return LeRobotReader(root), episodes
+
+
+def test_chunk_pads_past_the_episode_end(reader):
+    r, episodes = reader
+    ds = WindowDataset(r, WindowConfig(chunk_len=5))
+    ep = r.episodes[1]  # 9 frames
+    s = ds[ep.start + 6]  # frames 6, 7, 8 are real; 2 steps pad
+    validate_sample(s)
+    slots = [spaces.names().index(n) for n in GRIPPER_NAMES]
+    np.testing.assert_array_equal(s["action"][:3, slots], episodes[1]["action"][6:9])
+    np.testing.assert_array_equal(s["action"][3:, slots], episodes[1]["action"][[8, 8]])  # edge repeated
+    assert s["action_mask"][:3, slots].all() and not s["action_mask"][3:].any()
+    assert s["instruction"] == "push the button"
+
+
+def test_history_before_the_episode_start_is_masked(reader):
+    r, episodes = reader
+    ds = WindowDataset(r, WindowConfig(history=(-0.3, -0.1, 0.0), chunk_len=2))  # fps 10: -3, -1, 0 frames
+    s = ds[r.episodes[2].start + 2]
+    assert s["images"].shape == (3, 2, 3, 32, 32) and s["image_mask"].tolist() == [[False] * 2, [True] * 2, [True] * 2]
+    frames = s["images"][:, 0].transpose(0, 2, 3, 1)
+    cam = episodes[2]["observation.images.cam0"]
+    assert psnr(frames[1:], cam[[1, 2]]) > 28 and psnr(frames[:1], cam[[0]]) > 28  # padding repeats frame 0
+
+
+def test_unified_names_go_to_their_slots_others_masked(reader):
+    r, episodes = reader
+    s = WindowDataset(r, WindowConfig(chunk_len=3))[0]
+    assert s["state"].shape == (48,) and s["action"].shape == (3, 48)
+    named = np.zeros(48, dtype=bool)
+    named[[spaces.names().index(n) for n in GRIPPER_NAMES]] = True
+    np.testing.assert_array_equal(s["state_mask"], named)
+    assert not s["state"][~named].any() and not s["action_mask"][:, ~named].any()
+
+
+def test_native_vectors_fill_the_first_dims(tmp_path):
+    write_dataset(tmp_path / "ds", lengths=(6,), native=True)
+    r = LeRobotReader(tmp_path / "ds")
+    s = WindowDataset(r, WindowConfig(chunk_len=2, action_dim=8, state_dim=8))[0]
+    assert s["action"].shape == (2, 8) and s["action_mask"][0].tolist() == [True] * 6 + [False] * 2
+    with pytest.raises(ValueError, match="more than the policy's 4"):
+        WindowDataset(r, WindowConfig(action_dim=4))
+
+
+def test_space_map_applies_a_per_dim_mask():
+    m = SpaceMap(["right.wrist_pos.x", "left.wrist_pos.z"], 2, None, "test")
+    values, mask = m(np.array([[1.0, 2.0]]), np.array([[True, False]]))
+    assert values[0, spaces.names().index("left.wrist_pos.z")] == 2.0 and mask.sum() == 1
+
+
+def test_episode_subsets_and_view_padding(reader):
+    r, _ = reader
+    ds = WindowDataset(r, WindowConfig(chunk_len=2, n_views=3, cameras=("observation.images.cam1",)), episodes=[2])
+    assert len(ds) == 15 and ds.locate(int(ds.frames[0])) == (2, 0)
+    s = ds[0]
+    assert s["images"].shape[1] == 3 and s["image_mask"][0].tolist() == [True, False, False]
+
+
+def test_egovla_history_is_six_frames_point_two_seconds_apart(reader):
+    r, _ = reader
+    ds = WindowDataset(r, WindowConfig(history=EGOVLA_HISTORY, chunk_len=2, image_size=(16, 16)))
+    s = ds[r.episodes[2].start + 14]
+    assert ds.offsets.tolist() == [-10, -8, -6, -4, -2, 0] and s["images"].shape == (6, 2, 3, 16, 16)
+    assert s["image_mask"].all()
+
+
+def test_bad_configs_name_the_problem(reader):
+    r, _ = reader
+    with pytest.raises(KeyError, match="no feature 'observation.effort'"):
+        WindowDataset(r, WindowConfig(state_key="observation.effort"))
+    with pytest.raises(KeyError, match="not in the dataset's cameras"):
+        WindowDataset(r, WindowConfig(cameras=("observation.images.top",)))
+    with pytest.raises(ValueError, match="history offsets"):
+        WindowConfig(history=(0.0, -0.2))
