@@ -38,7 +38,7 @@ class PolicyConfig:
     action_dim: int = 48
     chunk_len: int = 30  # H future steps
     n_queries: int = 8  # Q action query tokens appended inside the backbone's sequence
-    norm_mode: str = "mean_std"  # or "quantile" (q01/q99 -> [-1, 1])
+    norm_mode: str = "mean_std"  # or "quantile" (q01/q99 -> [-1, 1]), or per feature: "state=mean_std,action=quantile"
     sample_seed: int = 0  # seed of the flow head's initial noise in predict_chunk
 
     @property

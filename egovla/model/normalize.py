@@ -2,7 +2,9 @@
 
 Stats are a dict `{feature: {"mean", "std", "min", "max", "q01", "q99", "count"}}` of per-dim lists,
 for the features "state" and "action"; the policy saves them as stats.json and loads them back.
-Modes: "mean_std" maps x to (x - mean) / std; "quantile" maps [q01, q99] onto [-1, 1].
+Modes: "mean_std" maps x to (x - mean) / std; "quantile" maps [q01, q99] onto [-1, 1]. One mode
+for every feature ("quantile"), or one per feature ("state=mean_std,action=quantile"; features not
+named keep "mean_std").
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ MODES = ("mean_std", "quantile")
 class Normalizer(nn.Module):
     def __init__(self, stats: dict | None, dims: dict[str, int], mode: str = "mean_std"):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"normalization mode {mode!r} is not one of {MODES}")
-        self.mode = mode
+        self.modes = parse_modes(mode, list(dims))
         self.stats = stats
         for key, dim in dims.items():
             shift, scale = self._affine(stats.get(key) if stats else None, dim, key)
@@ -30,7 +30,7 @@ class Normalizer(nn.Module):
     def _affine(self, s: dict | None, dim: int, key: str) -> tuple[torch.Tensor, torch.Tensor]:
         if s is None:
             return torch.zeros(dim), torch.ones(dim)
-        if self.mode == "mean_std":
+        if self.modes[key] == "mean_std":
             lo, spread = torch.tensor(s["mean"]), torch.tensor(s["std"])
         else:
             q01, q99 = torch.tensor(s["q01"]), torch.tensor(s["q99"])
@@ -39,8 +39,30 @@ class Normalizer(nn.Module):
             raise ValueError(f"stats for {key!r} have {tuple(lo.shape)} dims, the policy expects ({dim},)")
         return lo.float(), spread.float().clamp(min=EPS)
 
+    @property
+    def mode(self) -> str:
+        return ",".join(f"{k}={m}" for k, m in self.modes.items())
+
     def normalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
         return (x - getattr(self, f"{key}_shift")) / getattr(self, f"{key}_scale")
 
     def unnormalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
         return x * getattr(self, f"{key}_scale") + getattr(self, f"{key}_shift")
+
+
+def parse_modes(mode: str, keys: list[str]) -> dict[str, str]:
+    """'quantile' -> every key quantile; 'action=quantile' -> action quantile, the rest mean_std."""
+    if "=" not in mode:
+        if mode not in MODES:
+            raise ValueError(f"normalization mode {mode!r} is not one of {MODES}")
+        return {k: mode for k in keys}
+    out = {k: "mean_std" for k in keys}
+    for part in mode.split(","):
+        key, _, m = part.partition("=")
+        key, m = key.strip(), m.strip()
+        if key not in out:
+            raise ValueError(f"normalization mode {part!r}: no feature {key!r} (features: {keys})")
+        if m not in MODES:
+            raise ValueError(f"normalization mode {part!r}: {m!r} is not one of {MODES}")
+        out[key] = m
+    return out

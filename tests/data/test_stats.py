@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from egovla.data.stats import compute_stats, vector_stats
 from egovla.model.normalize import Normalizer
@@ -42,3 +43,15 @@ def test_normalizer_round_trip_and_ranges(mode):
 def test_normalizer_rejects_stats_of_the_wrong_width():
     with pytest.raises(ValueError, match="stats for 'action' have \\(2,\\) dims.*\\(3,\\)"):
         Normalizer({"action": {"mean": [0, 0], "std": [1, 1]}}, {"action": 3})
+
+
+def test_normalizer_modes_per_feature():
+    stats = {"state": {"mean": [1.0], "std": [2.0], "q01": [0.0], "q99": [10.0]},
+             "action": {"mean": [1.0], "std": [2.0], "q01": [0.0], "q99": [10.0]}}
+    n = Normalizer(stats, {"state": 1, "action": 1}, "action=quantile")
+    x = torch.tensor([[10.0]])
+    assert n.normalize("state", x).item() == pytest.approx(4.5) and n.normalize("action", x).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no feature 'effort'"):
+        Normalizer(stats, {"state": 1}, "effort=quantile")
+    with pytest.raises(ValueError, match="'minmax' is not one of"):
+        Normalizer(stats, {"state": 1}, "state=minmax")

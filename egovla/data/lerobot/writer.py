@@ -113,7 +113,10 @@ class LeRobotWriter:
             if is_video(ft):
                 ep_stats[key] = lstats.image_stats(arrays[key])
             else:
-                ep_stats[key] = lstats.array_stats(arrays[key].reshape(t, -1) if ft["shape"] == [1] else arrays[key])
+                st = lstats.array_stats(arrays[key].reshape(t, -1) if ft["shape"] == [1] else arrays[key])
+                if np.dtype(ft["dtype"]).kind in "iu":  # integer features keep integer min/max, as LeRobot's
+                    st["min"], st["max"] = st["min"].astype(np.int64), st["max"].astype(np.int64)
+                ep_stats[key] = st
         self.episodes.append(row)
         self.episode_stats.append(ep_stats)
         self.total_frames += t
