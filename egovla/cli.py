@@ -16,18 +16,29 @@ action head turns them into a chunk of future wrist and hand poses in the camera
 commands:
   train   train a policy (tiny built-in VLM or a local Hugging Face VLM) on a dataset
   demo    the end-to-end job on built-in data: train, then evaluate on held-out samples
+  inspect describe a LeRobot dataset: features, tasks, episodes and stats (--json for programs)
+  viz     render one episode of a LeRobot dataset as an MP4: camera views with state/action curves
 """
 
 
 def _add_train_args(p: argparse.ArgumentParser, steps: int, batch_size: int) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", action="append", metavar="NAME[:WEIGHT]",
-                   help="dataset to train on (repeatable); 'synthetic' is the built-in learnable dataset")
+    g.add_argument("--dataset", action="append", metavar="PATH[:WEIGHT]",
+                   help="a LeRobot dataset folder (v3.0 or v2.1) or 'synthetic' (the built-in learnable data); "
+                        "repeat for a weighted mixture, e.g. --dataset robot:3 --dataset human:1")
+    g.add_argument("--history", default="0",
+                   help="LeRobot: history frames as seconds before now, oldest first, e.g. '-0.4,-0.2,0'; "
+                        "'egovla' means EgoVLA's 6 frames 0.2 s apart")
+    g.add_argument("--cameras", default=None, help="LeRobot: comma-separated camera features (default: all)")
+    g.add_argument("--holdout", type=float, default=0.1,
+                   help="LeRobot: fraction of each dataset's episodes (the last ones) held out for evaluation")
     g.add_argument("--samples", type=int, default=20_000, help="synthetic: number of training samples")
-    g.add_argument("--image-size", type=int, default=64, help="synthetic: square image side in pixels")
+    g.add_argument("--image-size", type=int, default=None,
+                   help="square image side in pixels (synthetic: default 64; LeRobot: default the stored size)")
     g.add_argument("--objects", type=int, default=1,
                    help="synthetic: blocks per image (more than 1 means finding the named colour among distractors)")
-    g.add_argument("--chunk-len", type=int, default=16, help="future steps H per predicted chunk")
+    g.add_argument("--chunk-len", type=int, default=None,
+                   help="future steps H per predicted chunk (default: 16 on synthetic data, 30 on LeRobot data)")
     g.add_argument("--eval-samples", type=int, default=256, help="held-out samples measured after training (0: skip)")
     g = p.add_argument_group("model")
     g.add_argument("--model", default="tiny",
@@ -72,11 +83,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (replaced if it exists)")
     demo.add_argument("--quick", action="store_true", help="a ~1-minute smoke run instead of the full demo")
     demo.add_argument("--head", choices=("regression", "flow"), default="regression")
+    inspect = sub.add_parser(
+        "inspect", help="describe a LeRobot dataset",
+        description="Print what a LeRobotDataset (v3.0, or v2.1) holds: path, format version, robot type, "
+                    "episodes, frames, fps and duration; its features (dtype, shape, dim names, camera codecs); "
+                    "its tasks and how many episodes use each; the episodes; and the stats in meta/stats.json "
+                    "(per dim mean/std/min/max of vectors, per channel mean/std of cameras).")
+    inspect.add_argument("dataset", type=Path, metavar="DATASET", help="the dataset folder (with meta/info.json)")
+    inspect.add_argument("--json", action="store_true", help="print the same content as JSON, for programs")
+    viz = sub.add_parser(
+        "viz", help="render one episode as an MP4",
+        description="Write one episode of a LeRobotDataset as an H.264 MP4: each frame shows every camera view "
+                    "side by side (small cameras enlarged) above plots of the episode's observation.state and "
+                    "action over time, with a cursor at the current frame. Plots show at most 8 dims: those that "
+                    "vary most in the episode.")
+    viz.add_argument("dataset", type=Path, metavar="DATASET", help="the dataset folder (with meta/info.json)")
+    viz.add_argument("--episode", type=int, required=True, metavar="N", help="the episode's episode_index")
+    viz.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video to write")
+    viz.add_argument("--fps", type=int, default=None, metavar="F",
+                     help="frame rate of the video (default: the dataset's; lower plays slower)")
+    viz.add_argument("--width", type=int, default=None, metavar="PX",
+                     help="width of the video in pixels (default: the camera views' width, at least 400)")
     return parser
 
 
 def _jobs(args: argparse.Namespace):
     from egovla.data.synthetic import SyntheticConfig
+    from egovla.data.windows import EGOVLA_HISTORY, WindowConfig
     from egovla.pipeline import DatasetSpec, TrainJob
     from egovla.train.config import TrainConfig
 
@@ -85,11 +118,20 @@ def _jobs(args: argparse.Namespace):
         overrides.append("backbone.freeze_vision=true")
     if args.lora_rank:
         overrides.append(f"backbone.lora_rank={args.lora_rank}")
+    datasets = [DatasetSpec.parse(d) for d in (args.dataset or ["synthetic"])]
+    try:
+        history = EGOVLA_HISTORY if args.history.strip() == "egovla" else tuple(float(x) for x in args.history.split(","))
+    except ValueError:
+        raise ValueError(f"--history {args.history!r}: give seconds like '-0.4,-0.2,0' or 'egovla'") from None
+    size = args.image_size
+    window = WindowConfig(history=history, chunk_len=args.chunk_len or 30,
+                          cameras=tuple(args.cameras.split(",")) if args.cameras else None,
+                          image_size=(size, size) if size else None)
     job = TrainJob(
-        datasets=[DatasetSpec.parse(d) for d in (args.dataset or ["synthetic"])],
-        model=args.model, head=args.head, policy_overrides=overrides, eval_samples=args.eval_samples,
-        synthetic=SyntheticConfig(size=args.samples, seed=args.seed, image_size=args.image_size, chunk_len=args.chunk_len,
-                                  n_objects=args.objects),
+        datasets=datasets, model=args.model, head=args.head, policy_overrides=overrides,
+        eval_samples=args.eval_samples, window=window, holdout=args.holdout,
+        synthetic=SyntheticConfig(size=args.samples, seed=args.seed, image_size=size or 64,
+                                  chunk_len=args.chunk_len or 16, n_objects=args.objects),
     )
     train_cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
@@ -117,12 +159,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from egovla.data.inspect import describe, describe_json
+    from egovla.data.lerobot.reader import LeRobotReader
+
+    reader = LeRobotReader(args.dataset)
+    if args.json:
+        print(json.dumps(describe_json(reader), indent=2))
+    else:
+        print(describe(reader), end="")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from egovla.data.lerobot.reader import LeRobotReader
+    from egovla.data.viz import render_episode
+
+    out = render_episode(LeRobotReader(args.dataset), args.episode, args.out, fps=args.fps, width=args.width)
+    print(f"wrote {out['frames']} frames ({out['width']}x{out['height']}, {out['fps']} fps) of episode "
+          f"{out['episode']} to {out['path']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in ("inspect", "viz"):  # dataset tools: answer without importing torch
+        from egovla.data.lerobot.format import DatasetFormatError
+
+        try:
+            return cmd_inspect(args) if args.command == "inspect" else cmd_viz(args)
+        except (DatasetFormatError, ValueError, OSError) as e:
+            print(f"egovla {args.command}: error: {e}", file=sys.stderr)
+            return 2
     from egovla.data.contract import ContractError
     from egovla.model.tokenizer import ContextTooLongError
     from egovla.train.errors import TrainingError

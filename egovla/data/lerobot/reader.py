@@ -5,6 +5,9 @@
     ds.column("action")                    # (total_frames, 48) float32, all episodes
     ds.frames("observation.images.front", episode=3, frame_indices=[0, 6, 12])  # uint8 (3, H, W, 3)
 
+`episode` arguments are positions in `ds.episodes` (sorted by episode_index; the same number
+unless the dataset skips indices).
+
 All non-video columns are read into memory once (they are small next to the videos); frames are
 decoded on demand by a `FrameReader` that keeps files open and seeks only when it has to.
 Every problem with the files raises `DatasetFormatError` naming the file and what is wrong.
@@ -182,6 +185,8 @@ class LeRobotReader:
         """uint8 (n, H, W, 3) frames of camera `key` at the episode's frame indices."""
         if key not in self.cameras:
             raise KeyError(f"{self.root}: no camera {key!r}; cameras: {self.cameras}")
+        if not 0 <= episode < len(self.episodes):
+            raise IndexError(f"{self.root}: no episode {episode}; positions 0..{len(self.episodes) - 1}")
         ep = self.episodes[episode]
         bad = [int(i) for i in frame_indices if not 0 <= int(i) < ep.length]
         if bad:
@@ -207,6 +212,16 @@ class LeRobotReader:
             else:
                 self._stats = {}
         return self._stats
+
+    def close(self) -> None:
+        """Close the video files this reader has open (reading again reopens them)."""
+        self.frame_reader.close()
+
+    def __enter__(self) -> "LeRobotReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"LeRobotReader({str(self.root)!r}, {self.version}, {len(self.episodes)} episodes, "
