@@ -13,12 +13,14 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from egovla.data.lerobot.format import DatasetFormatError
 
 CODECS = {"h264": "libx264", "av1": "libsvtav1"}
 DEFAULT_CODEC = "h264"
 DEFAULT_GOP = 2
+_ORPHANS: list = []  # decoders a forked worker inherited: never freed there (see FrameReader._state)
 
 
 class VideoEncoder:
@@ -83,19 +85,23 @@ def video_info(path: Path, codec: str, fps: int) -> dict:
 class FrameReader:
     """Decode frames by index from MP4 files, keeping each file open and its decoder position.
 
-    Safe with DataLoader workers: containers opened in a parent process are dropped in a child
-    (keyed by pid). Reading forward within `reuse_window` frames of the last decoded frame
-    continues decoding instead of seeking; `naive=True` decodes from the start of the file
-    every time (the baseline the benchmark compares against).
+    Safe with DataLoader workers: a worker forked from a process that had files open starts with
+    none of its own, and keeps the inherited decoders alive without touching them (freeing them
+    in the child waits forever on decoder threads that exist only in the parent). Reading forward
+    within `reuse_window` frames (about the GOP) of the last decoded frame continues decoding;
+    anything else seeks to the keyframe at or before the target. RGB conversion runs on one
+    thread with a converter kept per file. `naive=True` decodes from the start of the file every
+    time (the baseline the benchmark compares against).
     """
 
-    def __init__(self, reuse_window: int = 16, naive: bool = False, max_open: int = 64):
+    def __init__(self, reuse_window: int = DEFAULT_GOP, naive: bool = False, max_open: int = 64):
         self.reuse_window, self.naive, self.max_open = reuse_window, naive, max_open
         self._pid = os.getpid()
         self._open: dict[str, dict] = {}
 
     def _state(self, path: str) -> dict:
-        if os.getpid() != self._pid:  # forked into a worker: never share a parent's decoder
+        if os.getpid() != self._pid:  # forked into a worker: never use, nor free, a parent's decoder
+            _ORPHANS.append(self._open)
             self._open, self._pid = {}, os.getpid()
         st = self._open.get(path)
         if st is None:
@@ -108,7 +114,8 @@ class FrameReader:
                 stream = container.streams.video[0]
             except (av.error.FFmpegError, IndexError) as e:
                 raise DatasetFormatError(f"{path}: cannot open the video ({e})") from e
-            st = {"container": container, "stream": stream, "iter": None, "last": None, "last_img": None}
+            st = {"container": container, "stream": stream, "iter": None, "last": None, "last_img": None,
+                  "rgb": VideoReformatter()}
             self._open[path] = st
         return st
 
@@ -118,6 +125,9 @@ class FrameReader:
             st["container"].close()
 
     def close(self) -> None:
+        if os.getpid() != self._pid:  # a forked copy: the files are the parent's
+            _ORPHANS.append(self._open)
+            self._open, self._pid = {}, os.getpid()
         for p in list(self._open):
             self._close(p)
 
@@ -151,7 +161,7 @@ class FrameReader:
             st["iter"] = st["container"].decode(stream)
         elif not ahead:
             target = int(round(idx / fps / stream.time_base))
-            st["container"].seek(max(target - 1, 0), stream=stream, backward=True, any_frame=False)
+            st["container"].seek(max(target, 0), stream=stream, backward=True, any_frame=False)
             st["iter"] = st["container"].decode(stream)
         for frame in st["iter"]:
             if frame.pts is None:
@@ -161,7 +171,7 @@ class FrameReader:
                 continue
             if i > idx:
                 break
-            img = frame.to_ndarray(format="rgb24")
+            img = st["rgb"].reformat(frame, format="rgb24", threads=1).to_ndarray()
             st["last"], st["last_img"] = i, img
             return img
         st["iter"], st["last"] = None, None
