@@ -91,3 +91,24 @@ def test_bad_configs_name_the_problem(reader):
         WindowDataset(r, WindowConfig(cameras=("observation.images.top",)))
     with pytest.raises(ValueError, match="history offsets"):
         WindowConfig(history=(0.0, -0.2))
+
+
+def test_chunk_features_are_used_as_stored_with_their_mask(tmp_path):
+    """Human video stores a (H', 48) chunk per frame (future poses in that frame's camera) and a mask."""
+    from egovla.data.lerobot.format import vector_feature, video_feature
+    from egovla.data.lerobot.writer import LeRobotWriter
+
+    names = spaces.names()
+    feats = {"observation.images.cam0": video_feature(16, 16), "observation.state": vector_feature(48, names),
+             "action": {"dtype": "float32", "shape": [6, 48], "names": names},
+             "action_mask": {"dtype": "float32", "shape": [6, 48], "names": names}}
+    rng = np.random.default_rng(0)
+    chunks = rng.normal(size=(5, 6, 48)).astype(np.float32)
+    mask = (rng.random((5, 6, 48)) > 0.3).astype(np.float32)
+    with LeRobotWriter(tmp_path / "ds", fps=30, features=feats) as w:
+        w.add_episode({"observation.images.cam0": np.zeros((5, 16, 16, 3), np.uint8),
+                       "observation.state": chunks[:, 0], "action": chunks, "action_mask": mask}, task="t")
+    ds = WindowDataset(LeRobotReader(tmp_path / "ds"), WindowConfig(chunk_len=4))
+    s = ds[4]
+    np.testing.assert_array_equal(s["action"], chunks[4, :4])
+    np.testing.assert_array_equal(s["action_mask"], mask[4, :4].astype(bool))
