@@ -99,10 +99,14 @@ class FrameReader:
         self._pid = os.getpid()
         self._open: dict[str, dict] = {}
 
-    def _state(self, path: str) -> dict:
-        if os.getpid() != self._pid:  # forked into a worker: never use, nor free, a parent's decoder
+    def _own_process(self) -> None:
+        """In a forked copy, set the parent's decoders aside (never used, never freed) and start empty."""
+        if os.getpid() != self._pid:
             _ORPHANS.append(self._open)
             self._open, self._pid = {}, os.getpid()
+
+    def _state(self, path: str) -> dict:
+        self._own_process()
         st = self._open.get(path)
         if st is None:
             if len(self._open) >= self.max_open:
@@ -125,9 +129,7 @@ class FrameReader:
             st["container"].close()
 
     def close(self) -> None:
-        if os.getpid() != self._pid:  # a forked copy: the files are the parent's
-            _ORPHANS.append(self._open)
-            self._open, self._pid = {}, os.getpid()
+        self._own_process()
         for p in list(self._open):
             self._close(p)
 
