@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+export MUJOCO_GL ?= egl
 
 .PHONY: install test demo clean
 

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from egovla.cli_sim import add_parsers as add_sim_parsers
+
 DESCRIPTION = """\
 egovla trains Vision-Language-Action policies the EgoVLA way: a VLM reads camera frames and an
 instruction, learned action query tokens appended after them are filled in by the VLM, and an
@@ -15,7 +17,9 @@ action head turns them into a chunk of future wrist and hand poses in the camera
 
 commands:
   train   train a policy (tiny built-in VLM or a local Hugging Face VLM) on a dataset
-  demo    the end-to-end job on built-in data: train, then evaluate on held-out samples
+  demo    the end-to-end job: Meta-World demonstrations -> train -> closed-loop evaluation
+  collect record scripted demonstrations in simulation (collect metaworld)
+  eval    evaluate a policy closed-loop in simulation (eval metaworld)
   inspect describe a LeRobot dataset: features, tasks, episodes and stats (--json for programs)
   viz     render one episode of a LeRobot dataset as an MP4: camera views with state/action curves
 """
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (replaced if it exists)")
     demo.add_argument("--quick", action="store_true", help="a ~1-minute smoke run instead of the full demo")
     demo.add_argument("--head", choices=("regression", "flow"), default="regression")
+    add_sim_parsers(sub)
     inspect = sub.add_parser(
         "inspect", help="describe a LeRobot dataset",
         description="Print what a LeRobotDataset (v3.0, or v2.1) holds: path, format version, robot type, "
@@ -202,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args)
+        if args.command in ("collect", "eval"):
+            from egovla.cli_sim import cmd_collect, cmd_eval
+
+            return cmd_collect(args) if args.command == "collect" else cmd_eval(args)
         from egovla.demo import run_demo
 
         return run_demo(out=args.out, quick=args.quick, head=args.head)

@@ -47,6 +47,19 @@ class WindowConfig:
             raise ValueError(f"chunk_len must be positive, got {self.chunk_len}")
 
 
+def resize_frames(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(N, h, w, 3) uint8 -> (N, H, W, 3) by bilinear resampling; frames already that size pass through.
+
+    Training windows and closed-loop agents both resize through here, so a policy sees the same pixels.
+    """
+    h, w = hw
+    if frames.shape[1:3] == (h, w):
+        return frames
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])
+
+
 class SpaceMap:
     """Put a dataset vector (named or not) into the policy's vector of `dim` dims, with a mask."""
 
@@ -169,9 +182,4 @@ class WindowDataset:
         return sample
 
     def _resize(self, frames: np.ndarray) -> np.ndarray:
-        h, w = self.image_hw
-        if frames.shape[1:3] == (h, w):
-            return frames
-        from PIL import Image
-
-        return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])
+        return resize_frames(frames, self.image_hw)

@@ -1,0 +1,197 @@
+"""Scripted demonstrations: Meta-World's expert policies, recorded as a LeRobot v3 dataset.
+
+Each episode is one (seed, layout) pair: episode e of a task runs on seed `seed + e // LAYOUTS`,
+layout `e % LAYOUTS`, so a dataset is reproducible and evaluation can pick disjoint seeds. An
+episode is recorded until the expert succeeds plus `settle_steps` more steps (or Meta-World's
+500-step limit); failed episodes are dropped and counted.
+
+Features written: `observation.images.<camera>` (video), `observation.state` and `action` (the 15
+unified gripper dims, named; `action` at t is the state at t+1, so a window's chunk is the next H
+poses), `action.raw` (Meta-World's 4-D action) and `observation.environment_state` (its 39-D
+observation). `meta/metaworld.json` records the environment settings, camera poses and intrinsics,
+each episode's seed/layout, and the expert's success rate per task.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from egovla import spaces
+from egovla.sim.embodiment import GRIPPER_MASK
+from egovla.sim.metaworld_env import LAYOUTS, MAX_STEPS, EnvConfig, MetaWorldEnv
+
+STATE_NAMES = [n for n, keep in zip(spaces.names(), GRIPPER_MASK) if keep]
+RAW_ACTION_NAMES = ["dx", "dy", "dz", "grip"]
+SIDECAR = "meta/metaworld.json"
+
+
+def episode_seed(base_seed: int, episode: int) -> tuple[int, int]:
+    """Episode number -> (environment seed, layout)."""
+    return base_seed + episode // LAYOUTS, episode % LAYOUTS
+
+
+@dataclass
+class CollectConfig:
+    tasks: tuple[str, ...]
+    episodes: int = 25               # attempts per task; failures are dropped and reported
+    env: EnvConfig = field(default_factory=EnvConfig)
+    seed: int = 0
+    workers: int = 1
+    settle_steps: int = 10           # steps recorded after the first success
+    codec: str = "h264"
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ValueError(f"episodes: expected >= 1, got {self.episodes}")
+        if self.workers < 1:
+            raise ValueError(f"workers: expected >= 1, got {self.workers}")
+
+
+def run_expert(env: MetaWorldEnv, layout: int, settle_steps: int) -> dict:
+    """One expert episode; returns per-step arrays (T frames) and whether it succeeded."""
+    from metaworld.policies import ENV_POLICY_MAP
+
+    expert = ENV_POLICY_MAP[env.task]()
+    obs = env.reset(layout)
+    frames = {c: [] for c in env.config.cameras}
+    states, raws, actions = [], [], []
+    success_at = None
+    while env.steps < MAX_STEPS:
+        for c in frames:
+            frames[c].append(obs["images"][c])
+        states.append(obs["state"][GRIPPER_MASK])
+        raws.append(obs["raw"])
+        action = np.clip(expert.get_action(obs["raw"]), -1, 1).astype(np.float32)
+        actions.append(action)
+        obs, success = env.step(action)
+        if success and success_at is None:
+            success_at = env.steps
+        if success_at is not None and env.steps >= success_at + settle_steps:
+            break
+    states.append(obs["state"][GRIPPER_MASK])  # the pose after the last action: the last label
+    states = np.stack(states).astype(np.float32)
+    return {
+        "frames": {c: np.stack(f) for c, f in frames.items()},
+        "state": states[:-1], "action": states[1:], "raw_action": np.stack(actions),
+        "raw_obs": np.stack(raws).astype(np.float32),
+        "success": success_at is not None, "success_step": success_at,
+    }
+
+
+def _work(unit: tuple) -> list[dict]:
+    """Worker: a run of episodes of one task on one seed (the environment is built once)."""
+    task, seed, layouts, env_cfg, settle = unit
+    import torch
+
+    torch.set_num_threads(1)
+    out = []
+    with MetaWorldEnv(task, seed, env_cfg) as env:
+        camera = {c: {"T_world_camera": env.camera_pose(c).tolist(), "K": env.intrinsics(c).tolist()}
+                  for c in env_cfg.cameras}
+        for layout in layouts:
+            t0 = time.perf_counter()
+            ep = run_expert(env, layout, settle)
+            ep.update(task=task, seed=seed, layout=layout, instruction=env.instruction, camera=camera,
+                      fps=env.fps, seconds=time.perf_counter() - t0)
+            out.append(ep)
+    return out
+
+
+def _units(cfg: CollectConfig, per_unit: int = 5) -> list[tuple]:
+    units = []
+    for task in cfg.tasks:
+        by_seed: dict[int, list[int]] = {}
+        for e in range(cfg.episodes):
+            s, layout = episode_seed(cfg.seed, e)
+            by_seed.setdefault(s, []).append(layout)
+        for s, layouts in by_seed.items():
+            for i in range(0, len(layouts), per_unit):
+                units.append((task, s, layouts[i:i + per_unit], cfg.env, cfg.settle_steps))
+    return units
+
+
+def map_units(fn, units: list, workers: int):
+    """fn over units in order, in `workers` spawned processes (1: in this process)."""
+    if workers == 1:
+        yield from map(fn, units)
+        return
+    with mp.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(fn, units)
+
+
+def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progress: bool = True) -> dict:
+    """Run the experts and write the dataset at `out`; returns the collection summary."""
+    from egovla.data.lerobot.format import vector_feature, video_feature
+    from egovla.data.lerobot.writer import LeRobotWriter
+
+    out = Path(out)
+    size = cfg.env.size
+    features = {f"observation.images.{c}": video_feature(size, size) for c in cfg.env.cameras}
+    features.update({
+        "observation.state": vector_feature(len(STATE_NAMES), STATE_NAMES),
+        "action": vector_feature(len(STATE_NAMES), STATE_NAMES),
+        "action.raw": vector_feature(4, RAW_ACTION_NAMES),
+        "observation.environment_state": vector_feature(39),
+    })
+    fps = None
+    episodes, attempts, camera = [], {t: 0 for t in cfg.tasks}, None
+    kept = {t: 0 for t in cfg.tasks}
+    steps = 0
+    t0 = time.perf_counter()
+    units = _units(cfg)
+    bar = tqdm(total=cfg.episodes * len(cfg.tasks), desc="collect", unit="ep", disable=not progress)
+    writer = None
+    try:
+        for result in map_units(_work, units, min(cfg.workers, len(units))):
+            for ep in result:
+                if writer is None:
+                    fps = ep["fps"]
+                    writer = LeRobotWriter(out, fps=round(fps), features=features, robot_type="sawyer",
+                                           codec=cfg.codec, overwrite=overwrite)
+                    camera = ep["camera"]
+                attempts[ep["task"]] += 1
+                steps += len(ep["state"])
+                bar.update(1)
+                if not ep["success"]:
+                    continue
+                data = {f"observation.images.{c}": f for c, f in ep["frames"].items()}
+                data.update({"observation.state": ep["state"], "action": ep["action"],
+                             "action.raw": ep["raw_action"], "observation.environment_state": ep["raw_obs"]})
+                index = writer.add_episode(data, task=ep["instruction"])
+                kept[ep["task"]] += 1
+                episodes.append({"index": index, "task": ep["task"], "seed": ep["seed"], "layout": ep["layout"],
+                                 "length": len(ep["state"]), "success_step": ep["success_step"]})
+            bar.set_postfix(kept=sum(kept.values()))
+        if writer is None or not episodes:
+            raise RuntimeError("collect: the experts succeeded in no episode; nothing to write")
+        writer.finalize()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    summary = {
+        "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras), "fps": fps},
+        "camera": camera, "seed": cfg.seed, "settle_steps": cfg.settle_steps,
+        "success_rate": {t: kept[t] / attempts[t] for t in cfg.tasks},
+        "episodes_kept": kept, "episodes_tried": attempts,
+        "steps": steps, "seconds": wall, "steps_per_s": steps / wall, "episodes": episodes,
+    }
+    (out / SIDECAR).write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def load_sidecar(root: str | Path) -> dict:
+    path = Path(root) / SIDECAR
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a Meta-World dataset written by `egovla collect metaworld`")
+    return json.loads(path.read_text())

@@ -1,0 +1,77 @@
+"""The parallel-gripper embodiment: Meta-World's Sawyer <-> the unified action space.
+
+State and action chunks use the right-hand slots of the 48-slot layout (see `egovla.spaces`):
+the end-effector ("hand" body) pose in the camera frame is the wrist, and the two finger pads are
+the thumb and index tips in the wrist frame, so their distance is the gripper opening. The other
+33 dims are masked.
+
+A chunk is executed by a position controller: for a target wrist position p* (camera frame, turned
+into the world through the camera pose) the Meta-World action moves the mocap by `gain * (p* - p)`,
+i.e. `(dx, dy, dz) = clip(gain * (p* - p) / action_scale, -1, 1)`. The grip is an effort (+1 close,
+-1 open): close when the target opening is below `close_below`, and follow the direction of a
+clear change in opening first, so opening and closing start on time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egovla import spaces
+
+WRIST_POS = spaces.slot("right", "wrist_pos")
+WRIST_ROT = spaces.slot("right", "wrist_rot")
+THUMB = spaces.fingertip_slot("right", "thumb")
+INDEX = spaces.fingertip_slot("right", "index")
+#: The dims a parallel gripper has: right wrist pose and the thumb/index tips.
+GRIPPER_MASK = spaces.mask_for(("right",), spaces.PARTS, ("thumb", "index"))
+
+
+def grip_distance(vec: np.ndarray) -> np.ndarray:
+    """Thumb-index distance (metres) of unified vectors (..., 48)."""
+    vec = np.asarray(vec)
+    return np.linalg.norm(vec[..., THUMB] - vec[..., INDEX], axis=-1)
+
+
+@dataclass(frozen=True)
+class GripperEmbodiment:
+    action_scale: float = 0.01   # Meta-World moves the mocap by action * 0.01 m per step
+    gain: float = 1.0            # fraction of the position error asked for in one step
+    close_below: float = 0.085   # metres; Sawyer's pads are ~0.094 apart fully open, ~0.02 closed
+    deadband: float = 0.003      # a target opening this much away from the current one is a move
+
+    @property
+    def mask(self) -> np.ndarray:
+        return GRIPPER_MASK
+
+    def state(self, T_world_camera: np.ndarray, T_world_hand: np.ndarray, pads_world: np.ndarray) -> np.ndarray:
+        """(48,) float32 unified state: hand pose in the camera frame, pads in the hand frame, 0 elsewhere."""
+        T_cam_hand = spaces.to_camera_frame(T_world_camera, T_world_hand)
+        pads_hand = spaces.transform_points(spaces.invert_pose(T_world_hand), np.asarray(pads_world))
+        out = np.zeros(spaces.ACTION_DIM, dtype=np.float32)
+        out[WRIST_POS] = T_cam_hand[:3, 3]
+        out[WRIST_ROT] = spaces.rot6d_from_matrix(T_cam_hand[:3, :3])
+        out[THUMB], out[INDEX] = pads_hand[0], pads_hand[1]
+        return out
+
+    def target_world(self, vec: np.ndarray, T_world_camera: np.ndarray) -> np.ndarray:
+        """Wrist positions of unified vectors (..., 48) -> world positions (..., 3)."""
+        return spaces.transform_points(T_world_camera, np.asarray(vec, dtype=np.float64)[..., WRIST_POS])
+
+    def action(self, target: np.ndarray, T_world_camera: np.ndarray, hand_world: np.ndarray,
+               grip_now: float) -> np.ndarray:
+        """One Meta-World action (dx, dy, dz, grip) toward a unified target vector (48,)."""
+        target = np.asarray(target, dtype=np.float64)
+        if target.shape != (spaces.ACTION_DIM,) or not np.all(np.isfinite(target[GRIPPER_MASK])):
+            raise ValueError(f"target: expected a finite unified vector (48,), got shape {target.shape}")
+        delta = self.target_world(target, T_world_camera) - np.asarray(hand_world)
+        move = np.clip(self.gain * delta / self.action_scale, -1.0, 1.0)
+        want = float(grip_distance(target))
+        if want < grip_now - self.deadband:
+            grip = 1.0
+        elif want > grip_now + self.deadband:
+            grip = -1.0
+        else:
+            grip = 1.0 if want < self.close_below else -1.0
+        return np.array([*move, grip], dtype=np.float32)

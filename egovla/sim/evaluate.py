@@ -1,0 +1,212 @@
+"""Closed-loop evaluation on Meta-World: success rates, a bar chart and rollout videos.
+
+Episode e of a task runs on seed `seed + e // LAYOUTS`, layout `e % LAYOUTS` (as in collection), so
+evaluating from seed 1000 while collecting from seed 0 keeps the layouts disjoint. Each chunk is
+executed `execute` steps before the agent is asked again; with `ensemble_w` set, every prediction is
+kept and overlapping chunks are averaged (see `egovla.sim.ensemble`). An episode ends at its first
+success or after `max_steps`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from egovla.sim.collect import episode_seed, map_units
+from egovla.sim.ensemble import TemporalEnsemble
+from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
+
+ORACLE = "oracle"
+
+
+@dataclass
+class EvalConfig:
+    tasks: tuple[str, ...]
+    policy: str = ORACLE           # a run/policy folder, or "oracle" (the scripted expert as chunks)
+    episodes: int = 20
+    env: EnvConfig = field(default_factory=EnvConfig)
+    seed: int = 1000               # collection starts at 0: disjoint layouts
+    workers: int = 1
+    max_steps: int = MAX_STEPS
+    execute: int = 4               # steps of each chunk executed before asking again
+    ensemble_w: float | None = None
+    videos: int = 1                # per task: this many success and this many failure rollouts
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.workers < 1 or self.execute < 1:
+            raise ValueError("episodes, workers and execute must be >= 1")
+        if not 1 <= self.max_steps <= MAX_STEPS:
+            raise ValueError(f"max_steps: expected 1..{MAX_STEPS}, got {self.max_steps}")
+
+
+def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: bool = False) -> dict:
+    obs = env.reset(layout)
+    agent.reset(env)
+    T_world_cam = env.camera_pose(env.config.cameras[0])
+    ensemble = TemporalEnsemble(cfg.ensemble_w) if cfg.ensemble_w is not None else None
+    frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
+    for t in range(cfg.max_steps):
+        if record:
+            frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
+        if chunk is None or t - t0 >= min(cfg.execute, len(chunk)):
+            tic = time.perf_counter()
+            chunk, t0 = agent.act(obs, env.instruction), t
+            infer_s += time.perf_counter() - tic
+            if ensemble is not None:
+                ensemble.add(t, chunk)
+        target = ensemble.target(t) if ensemble is not None else chunk[t - t0]
+        action = env.embodiment.action(target, T_world_cam, obs["hand"], obs["grip"])
+        obs, success = env.step(action)
+        if success:
+            break
+    if record:
+        frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
+    return {"success": bool(success), "steps": env.steps, "infer_s": infer_s, "frames": frames if record else None}
+
+
+_AGENT = None
+
+
+def _agent(policy: str, fps: float):
+    global _AGENT
+    if _AGENT is None or _AGENT[0] != policy:
+        if policy == ORACLE:
+            from egovla.sim.agents import ExpertOracle
+
+            _AGENT = (policy, ExpertOracle())
+        else:
+            from egovla.sim.agents import PolicyAgent
+
+            _AGENT = (policy, PolicyAgent(policy, fps))
+    return _AGENT[1]
+
+
+def _work(unit: tuple) -> list[dict]:
+    task, seed, episodes, cfg = unit
+    import torch
+
+    torch.set_num_threads(1)
+    out, kept = [], {True: 0, False: 0}
+    with MetaWorldEnv(task, seed, cfg.env) as env:
+        agent = _agent(cfg.policy, env.fps)
+        for e, layout in episodes:
+            t0 = time.perf_counter()
+            r = run_episode(env, agent, layout, cfg, record=cfg.videos > 0)
+            if r["frames"] is not None and kept[r["success"]] < cfg.videos:
+                kept[r["success"]] += 1
+            else:
+                r["frames"] = None
+            r.update(task=task, episode=e, seed=seed, layout=layout, seconds=time.perf_counter() - t0)
+            out.append(r)
+    return out
+
+
+def _units(cfg: EvalConfig, per_unit: int = 5) -> list[tuple]:
+    units = []
+    for task in cfg.tasks:
+        by_seed: dict[int, list] = {}
+        for e in range(cfg.episodes):
+            s, layout = episode_seed(cfg.seed, e)
+            by_seed.setdefault(s, []).append((e, layout))
+        for s, eps in by_seed.items():
+            for i in range(0, len(eps), per_unit):
+                units.append((task, s, eps[i:i + per_unit], cfg))
+    return units
+
+
+def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
+    """Run every episode, then write results.json, success.png and rollout videos under `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.policy != ORACLE and not Path(cfg.policy).exists():
+        raise FileNotFoundError(f"--policy {cfg.policy}: no such run or policy folder")
+    units = _units(cfg)
+    results, videos = [], []
+    saved = {(t, s): 0 for t in cfg.tasks for s in (True, False)}
+    t0 = time.perf_counter()
+    bar = tqdm(total=cfg.episodes * len(cfg.tasks), desc="eval", unit="ep", disable=not progress)
+    for batch in map_units(_work, units, min(cfg.workers, len(units))):
+        for r in batch:
+            frames = r.pop("frames")
+            if frames is not None and saved[(r["task"], r["success"])] < cfg.videos:
+                saved[(r["task"], r["success"])] += 1
+                name = f"{r['task']}_ep{r['episode']}_{'success' if r['success'] else 'failure'}.mp4"
+                write_video(out / "videos" / name, frames)
+                videos.append(str(Path("videos") / name))
+            results.append(r)
+            bar.update(1)
+        done = sum(r["success"] for r in results)
+        bar.set_postfix(success=f"{done}/{len(results)}")
+    bar.close()
+    wall = time.perf_counter() - t0
+    summary = summarize(results, cfg, wall)
+    summary["videos"] = sorted(videos)
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    plot_success(summary, out / "success.png")
+    return summary
+
+
+def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
+    tasks = {}
+    for task in cfg.tasks:
+        rs = [r for r in results if r["task"] == task]
+        ok = [r for r in rs if r["success"]]
+        tasks[task] = {"success_rate": len(ok) / len(rs), "episodes": len(rs), "successes": len(ok),
+                       "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None}
+    steps = sum(r["steps"] for r in results)
+    infer = sum(r["infer_s"] for r in results)
+    config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks)}
+    return {
+        "mean_success_rate": float(np.mean([t["success_rate"] for t in tasks.values()])),
+        "tasks": tasks, "episodes": len(results), "steps": steps, "seconds": wall,
+        "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
+        "config": config,
+        "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps")} for r in results],
+    }
+
+
+def plot_success(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary["tasks"])
+    rates = [100 * summary["tasks"][t]["success_rate"] for t in names]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(names) + 1.5), 3.6))
+    ax.bar(range(len(names)), rates, color="tab:blue")
+    ax.set_xticks(range(len(names)), [n.removesuffix("-v3") for n in names], rotation=40, ha="right", fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("success %")
+    ax.set_title(f"Meta-World closed loop: mean {100 * summary['mean_success_rate']:.0f}% "
+                 f"({summary['tasks'][names[0]]['episodes']} episodes/task)", fontsize=9)
+    for i, r in enumerate(rates):
+        ax.text(i, r + 1, f"{r:.0f}", ha="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 20, min_height: int = 256) -> None:
+    """Frames (H, W, 3) uint8 -> H.264 MP4, enlarged by an integer factor to at least `min_height`."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scale = max(1, -(-min_height // frames[0].shape[0]))
+    h, w = frames[0].shape[0] * scale, frames[0].shape[1] * scale
+    h, w = h + h % 2, w + w % 2
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for f in frames:
+            big = np.repeat(np.repeat(f, scale, axis=0), scale, axis=1)
+            big = np.pad(big, ((0, h - big.shape[0]), (0, w - big.shape[1]), (0, 0)))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
