@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Meta-World's experts warn on every action whose gains exceed the action range (they are clipped).
+warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high")
 # Headless rendering; must be set before mujoco is first imported (metaworld imports it).
 os.environ.setdefault("MUJOCO_GL", "egl")
 
