@@ -81,12 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train a policy", description="Train a policy; writes a run folder.")
     _add_train_args(train, steps=1000, batch_size=32)
-    demo = sub.add_parser("demo", help="end-to-end job on built-in data",
-                          description="Train the tiny policy on the synthetic dataset and evaluate it on held-out "
-                                      "samples. (Closed-loop evaluation in simulation is not part of this version.)")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (replaced if it exists)")
-    demo.add_argument("--quick", action="store_true", help="a ~1-minute smoke run instead of the full demo")
+    demo = sub.add_parser(
+        "demo", help="end-to-end job: collect -> train -> closed-loop eval on Meta-World",
+        description="The main job on its default: record Meta-World's scripted experts on the demo task set "
+                    "(tasks whose object only the image locates), train the tiny VLA on them, and evaluate it "
+                    "closed-loop on unseen object layouts. About 10 minutes on 2 CPU cores; prints the success "
+                    "table and where the dataset, policy, plot and videos are.")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (replaced if it exists)")
+    demo.add_argument("--quick", action="store_true", help="a ~2-minute smoke run (2 easy tasks, few steps)")
     demo.add_argument("--head", choices=("regression", "flow"), default="regression")
+    demo.add_argument("--tasks", default=None, metavar="TASKS",
+                      help="task set instead of the default (mt10, demo, or names like push-v3,reach-v3)")
+    demo.add_argument("--workers", type=int, default=None, metavar="N",
+                      help="processes for collection and evaluation (default: one per CPU core)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_sim_parsers(sub)
     inspect = sub.add_parser(
         "inspect", help="describe a LeRobot dataset",
@@ -213,8 +221,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_collect(args) if args.command == "collect" else cmd_eval(args)
         from egovla.demo import run_demo
 
-        return run_demo(out=args.out, quick=args.quick, head=args.head)
-    except (ContractError, ContextTooLongError, TrainingError, ValueError, FileNotFoundError) as e:
+        from egovla.sim.tasks import parse_tasks
+
+        return run_demo(out=args.out, quick=args.quick, head=args.head,
+                        tasks=parse_tasks(args.tasks) if args.tasks else None, workers=args.workers,
+                        progress=not args.no_progress)
+    except (ContractError, ContextTooLongError, TrainingError, ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"egovla {args.command}: error: {e}", file=sys.stderr)
         return 2
 

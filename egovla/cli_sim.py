@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
                     "LeRobot v3 dataset: camera videos, observation.state and action in the unified space (the "
                     "end-effector as the right wrist in the first camera's frame, the finger pads as thumb and index "
                     "tips; action at t is the pose at t+1), Meta-World's raw 4-D action (action.raw) and 39-D "
-                    "observation. Episode e uses seed SEED + e // 50 and object layout e %% 50. Prints the expert's "
+                    "observation. Episode e uses seed SEED + e // 50 and object layout e % 50. Prints the expert's "
                     "success rate per task; meta/metaworld.json records it with the seeds and camera poses.")
     c.add_argument("--tasks", required=True, metavar="TASKS", help=TASKS_HELP)
     c.add_argument("--episodes", type=int, default=25, metavar="N", help="episodes tried per task (default 25)")

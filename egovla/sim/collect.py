@@ -132,6 +132,8 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
     from egovla.data.lerobot.writer import LeRobotWriter
 
     out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
     size = cfg.env.size
     features = {f"observation.images.{c}": video_feature(size, size) for c in cfg.env.cameras}
     features.update({

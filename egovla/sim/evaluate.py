@@ -73,16 +73,21 @@ _AGENT = None
 
 
 def _agent(policy: str, fps: float):
+    """One agent per worker process, rebuilt when the policy (or its weights on disk) changed."""
     global _AGENT
-    if _AGENT is None or _AGENT[0] != policy:
+    key = policy
+    if policy != ORACLE:
+        weights = sorted(Path(policy).rglob("model.safetensors"))
+        key = (policy, tuple((str(w), w.stat().st_mtime_ns) for w in weights))
+    if _AGENT is None or _AGENT[0] != key:
         if policy == ORACLE:
             from egovla.sim.agents import ExpertOracle
 
-            _AGENT = (policy, ExpertOracle())
+            _AGENT = (key, ExpertOracle())
         else:
             from egovla.sim.agents import PolicyAgent
 
-            _AGENT = (policy, PolicyAgent(policy, fps))
+            _AGENT = (key, PolicyAgent(policy, fps))
     return _AGENT[1]
 
 
@@ -122,9 +127,9 @@ def _units(cfg: EvalConfig, per_unit: int = 5) -> list[tuple]:
 def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     """Run every episode, then write results.json, success.png and rollout videos under `out`."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.policy != ORACLE and not Path(cfg.policy).exists():
         raise FileNotFoundError(f"--policy {cfg.policy}: no such run or policy folder")
+    out.mkdir(parents=True, exist_ok=True)
     units = _units(cfg)
     results, videos = [], []
     saved = {(t, s): 0 for t in cfg.tasks for s in (True, False)}

@@ -47,6 +47,8 @@ class EnvConfig:
     def __post_init__(self) -> None:
         if not self.cameras:
             raise ValueError("cameras: need at least one camera")
+        if self.fovy is not None and not 0 < self.fovy < 180:
+            raise ValueError(f"fovy: expected degrees in (0, 180), got {self.fovy}")
         if self.size < 8:
             raise ValueError(f"size: expected >= 8 pixels, got {self.size}")
 
@@ -83,6 +85,13 @@ class MetaWorldEnv:
             self._env.close()
             raise ValueError(f"cameras: unknown camera(s) {unknown}; Meta-World has {names}")
         self._cam_ids = {c: names.index(c) for c in config.cameras}
+        frame_cam = self._cam_ids[config.cameras[0]]
+        if model.cam_bodyid[frame_cam] != 0:
+            self._env.close()
+            fixed = [n for i, n in enumerate(names) if model.cam_bodyid[i] == 0]
+            raise ValueError(f"cameras: the first camera defines the frame of states and actions and must be fixed "
+                             f"in the world; {config.cameras[0]!r} moves with the arm (fixed: {fixed}; moving "
+                             f"cameras may come after one of those)")
         if config.fovy is not None:
             for i in self._cam_ids.values():
                 model.cam_fovy[i] = config.fovy

@@ -19,6 +19,8 @@ def replay_labels(env: MetaWorldEnv, layout: int, labels: np.ndarray, hold_steps
     labels = np.asarray(labels, dtype=np.float64)
     if labels.ndim != 2 or labels.shape[1] not in (GRIPPER_MASK.size, int(GRIPPER_MASK.sum())):
         raise ValueError(f"labels: expected (T, 48) or (T, {int(GRIPPER_MASK.sum())}), got {labels.shape}")
+    if len(labels) == 0:
+        raise ValueError("labels: got an empty sequence (T = 0)")
     if labels.shape[1] != GRIPPER_MASK.size:
         full = np.zeros((len(labels), GRIPPER_MASK.size))
         full[:, GRIPPER_MASK] = labels

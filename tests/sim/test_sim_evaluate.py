@@ -1,0 +1,129 @@
+"""Closed-loop evaluation: the scripted oracle solves the tasks through the unified action space and the
+controller; the outputs (results.json, success.png, videos); and the trained-policy path end to end."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from egovla.sim.agents import PolicyAgent
+from egovla.sim.collect import CollectConfig, episode_seed
+from egovla.sim.evaluate import EvalConfig, evaluate
+from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
+
+TASKS = ("reach-v3", "button-press-topdown-v3")
+
+
+@pytest.fixture(scope="module")
+def oracle_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "oracle"
+    cfg = EvalConfig(tasks=TASKS, policy="oracle", episodes=3, env=EnvConfig(size=32), execute=1,
+                     max_steps=200, workers=1)
+    return out, evaluate(cfg, out, progress=False)
+
+
+def test_the_oracle_solves_the_tasks(oracle_run):
+    out, summary = oracle_run
+    assert summary["mean_success_rate"] >= 0.9
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["tasks"]) == set(TASKS)
+    for task in TASKS:
+        r = results["tasks"][task]
+        assert r["episodes"] == 3 and r["successes"] == round(3 * r["success_rate"])
+        assert r["mean_steps_to_success"] is None or 10 < r["mean_steps_to_success"] < 200
+    assert results["mean_success_rate"] == pytest.approx(np.mean([results["tasks"][t]["success_rate"] for t in TASKS]))
+    assert results["episodes"] == 6 and results["steps_per_s"] > 0
+    assert results["steps"] == sum(e["steps"] for e in results["per_episode"])
+    assert results["config"]["policy"] == "oracle" and results["config"]["tasks"] == list(TASKS)
+
+
+def test_episodes_run_on_layouts_disjoint_from_collection(oracle_run):
+    _, summary = oracle_run
+    per = summary["per_episode"]
+    assert [(e["task"], e["episode"]) for e in per] == [(t, e) for t in TASKS for e in range(3)]
+    assert all((e["seed"], e["layout"]) == episode_seed(1000, e["episode"]) for e in per)
+    collected = {episode_seed(CollectConfig(tasks=TASKS).seed, e) for e in range(1000)}
+    assert not collected & {(e["seed"], e["layout"]) for e in per}
+    assert all(e["steps"] <= 200 for e in per)
+    assert all(e["steps"] < 200 for e in per if e["success"])  # an episode ends at its first success
+
+
+def test_success_plot_is_a_png(oracle_run):
+    out, _ = oracle_run
+    path = out / "success.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        assert im.size[0] > 300 and im.size[1] > 300
+
+
+def test_rollout_videos_decode(oracle_run):
+    out, summary = oracle_run
+    videos = sorted((out / "videos").glob("*.mp4"))
+    assert videos and [str(v.relative_to(out)) for v in videos] == summary["videos"]
+    steps = {(e["task"], e["episode"]): e["steps"] for e in summary["per_episode"]}
+    for video in videos:
+        task, rest = video.stem.split("_ep")
+        episode = int(rest.split("_")[0])
+        with av.open(str(video)) as c:
+            stream = c.streams.video[0]
+            assert (stream.width, stream.height) == (256, 256)  # 32 px enlarged 8x
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert len(frames) == steps[(task, episode)] + 1  # every observation, the last one included
+        assert frames[0].std() > 10
+
+
+def test_ensembled_chunks_without_videos(tmp_path):
+    cfg = EvalConfig(tasks=("reach-v3",), episodes=1, env=EnvConfig(size=16), execute=2, ensemble_w=0.0,
+                     max_steps=150, videos=0)
+    s = evaluate(cfg, tmp_path / "ens", progress=False)
+    assert s["mean_success_rate"] == 1.0 and s["videos"] == []
+    assert not (tmp_path / "ens" / "videos").exists() and (tmp_path / "ens" / "results.json").exists()
+
+
+@pytest.mark.parametrize("kwargs", [{"episodes": 0}, {"execute": 0}, {"workers": 0}, {"max_steps": 0},
+                                    {"max_steps": 501}])
+def test_eval_config_is_checked(kwargs):
+    with pytest.raises(ValueError):
+        EvalConfig(tasks=("reach-v3",), **kwargs)
+
+
+def test_a_missing_policy_folder_raises(tmp_path):
+    missing = tmp_path / "no-such-run"
+    with pytest.raises(FileNotFoundError, match="no-such-run: no such run or policy folder"):
+        evaluate(EvalConfig(tasks=("reach-v3",), policy=str(missing), episodes=1), tmp_path / "out", progress=False)
+
+
+@pytest.mark.slow
+def test_a_trained_policy_runs_closed_loop(reach_dataset, tmp_path):
+    """collect -> `egovla train` (3 steps) -> evaluate the run folder: the PolicyAgent path."""
+    from egovla.cli import main
+
+    ds, _ = reach_dataset
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(ds), "--history", "0", "--chunk-len", "8", "--steps", "3",
+                 "--batch-size", "4", "--holdout", "0", "--eval-samples", "0", "--out", str(run),
+                 "--no-progress", "--threads", "1"]) == 0
+    assert (run / "policy").is_dir() and (run / "data.json").exists()
+
+    agent = PolicyAgent(run, fps=80.0)
+    assert agent.cameras == ["corner"] and agent.offsets.tolist() == [0] and agent.hw == (32, 32)
+    with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=32)) as env:
+        obs = env.reset(0)
+        agent.reset(env)
+        chunk = agent.act(obs, env.instruction)
+    assert chunk.shape == (8, 48) and np.all(np.isfinite(chunk))
+
+    out = tmp_path / "eval"
+    s = evaluate(EvalConfig(tasks=("reach-v3",), policy=str(run), episodes=1, env=EnvConfig(size=32),
+                            max_steps=10, workers=1), out, progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert results == json.loads(json.dumps(s))
+    assert results["episodes"] == 1 and results["tasks"]["reach-v3"]["episodes"] == 1
+    assert results["per_episode"][0]["steps"] == 10 or results["per_episode"][0]["success"]
+    assert results["config"]["policy"] == str(run) and results["agent_seconds_per_step"] > 0
