@@ -104,17 +104,22 @@ def _work(unit: tuple) -> list[dict]:
     return out
 
 
-def _units(cfg: CollectConfig, per_unit: int = 5) -> list[tuple]:
-    units = []
-    for task in cfg.tasks:
-        by_seed: dict[int, list[int]] = {}
-        for e in range(cfg.episodes):
-            s, layout = episode_seed(cfg.seed, e)
-            by_seed.setdefault(s, []).append(layout)
-        for s, layouts in by_seed.items():
-            for i in range(0, len(layouts), per_unit):
-                units.append((task, s, layouts[i:i + per_unit], cfg.env, cfg.settle_steps))
-    return units
+def episode_groups(tasks, episodes: int, base_seed: int, per_group: int = 5) -> list[tuple]:
+    """Work units (task, seed, [(episode, layout), ...]): runs of episodes sharing one environment."""
+    groups = []
+    for task in tasks:
+        by_seed: dict[int, list] = {}
+        for e in range(episodes):
+            s, layout = episode_seed(base_seed, e)
+            by_seed.setdefault(s, []).append((e, layout))
+        for s, eps in by_seed.items():
+            groups += [(task, s, eps[i:i + per_group]) for i in range(0, len(eps), per_group)]
+    return groups
+
+
+def _units(cfg: CollectConfig) -> list[tuple]:
+    return [(task, s, [layout for _, layout in eps], cfg.env, cfg.settle_steps)
+            for task, s, eps in episode_groups(cfg.tasks, cfg.episodes, cfg.seed)]
 
 
 def map_units(fn, units: list, workers: int):

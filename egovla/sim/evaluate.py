@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from egovla.sim.collect import episode_seed, map_units
+from egovla.sim.collect import episode_groups, map_units
 from egovla.sim.ensemble import TemporalEnsemble
 from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
 
@@ -111,17 +111,8 @@ def _work(unit: tuple) -> list[dict]:
     return out
 
 
-def _units(cfg: EvalConfig, per_unit: int = 5) -> list[tuple]:
-    units = []
-    for task in cfg.tasks:
-        by_seed: dict[int, list] = {}
-        for e in range(cfg.episodes):
-            s, layout = episode_seed(cfg.seed, e)
-            by_seed.setdefault(s, []).append((e, layout))
-        for s, eps in by_seed.items():
-            for i in range(0, len(eps), per_unit):
-                units.append((task, s, eps[i:i + per_unit], cfg))
-    return units
+def _units(cfg: EvalConfig) -> list[tuple]:
+    return [(task, s, eps, cfg) for task, s, eps in episode_groups(cfg.tasks, cfg.episodes, cfg.seed)]
 
 
 def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
