@@ -143,15 +143,14 @@ class MetaWorldEnv:
         return self.observe(), self.success
 
     def observe(self) -> dict:
-        T_cam = self.camera_pose(self.config.cameras[0])
-        state = self.embodiment.state(T_cam, self.hand_pose(), self.pads())
+        hand, pads = self.hand_pose(), self.pads()
         return {
             "images": {c: self.render(c) for c in self.config.cameras},
-            "state": state,
+            "state": self.embodiment.state(self.camera_pose(self.config.cameras[0]), hand, pads),
             "state_mask": self.embodiment.mask.copy(),
             "raw": np.asarray(self._raw, dtype=np.float32),
-            "hand": self.hand_pose()[:3, 3].copy(),
-            "grip": float(np.linalg.norm(np.subtract(*self.pads()))),
+            "hand": hand[:3, 3].copy(),
+            "grip": float(np.linalg.norm(pads[0] - pads[1])),
         }
 
     @property
