@@ -50,7 +50,7 @@ def describe_json(reader) -> dict[str, Any]:
     """Everything `describe` prints, as plain JSON-able data."""
     features = []
     for key, ft in reader.features.items():
-        size = int(np.prod(ft["shape"]))
+        size = int(ft["shape"][-1])  # names describe the last axis (a chunk (H, D) names its D dims)
         row = {"name": key, "kind": _kind(key, ft), "dtype": ft["dtype"], "shape": [int(s) for s in ft["shape"]]}
         if is_video(ft):
             row["codec"] = _codec(ft)

@@ -13,6 +13,8 @@ for global frame i:
 - Both are mapped into the policy's space by `SpaceMap`: features whose names are slots of the
   unified 48-slot layout go to those slots (the rest masked); other (robot-native) vectors fill
   the first dims. An optional `<key>_mask` feature (0/1 per dim) masks more.
+- An optional `<action_key>_keep` feature (0/1 per frame) leaves frames out as samples (human video:
+  frames whose chunk is mostly untracked); they still serve as history and chunk steps.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class WindowDataset:
             raise IndexError(f"{reader.root}: episode(s) {bad} do not exist (it has {len(reader.episodes)})")
         self.frames = np.concatenate([np.arange(self.starts[e], self.starts[e] + self.lengths[e]) for e in self.episodes]
                                      or [np.zeros(0, dtype=np.int64)])
+        if cfg.action_key + "_keep" in cols:
+            keep = reader.column(cfg.action_key + "_keep").reshape(-1) > 0
+            self.frames = self.frames[keep[self.frames]]
         self.n_views = cfg.n_views or len(self.cameras)
         if self.n_views < len(self.cameras):
             raise ValueError(f"{reader.root}: has {len(self.cameras)} cameras, more than n_views={self.n_views}")
