@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from egovla.cli_human import add_parsers as add_human_parsers
 from egovla.cli_sim import add_parsers as add_sim_parsers
 
 DESCRIPTION = """\
@@ -20,8 +21,11 @@ commands:
   demo    the end-to-end job: Meta-World demonstrations -> train -> closed-loop evaluation
   collect record scripted demonstrations in simulation (collect metaworld)
   eval    evaluate a policy closed-loop in simulation (eval metaworld)
+  convert turn human video into a LeRobot dataset in the unified action space (convert egodex)
+  synth   write synthetic human video in a real format, for trying the tools (synth egodex)
   inspect describe a LeRobot dataset: features, tasks, episodes and stats (--json for programs)
-  viz     render one episode of a LeRobot dataset as an MP4: camera views with state/action curves
+  viz     render one episode as an MP4: camera views with state/action curves, or for human video
+          (a converted dataset or an EgoDex .hdf5) the projected future hand trajectories + a PNG sheet
 """
 
 
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="processes for collection and evaluation (default: one per CPU core)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_sim_parsers(sub)
+    add_human_parsers(sub)
     inspect = sub.add_parser(
         "inspect", help="describe a LeRobot dataset",
         description="Print what a LeRobotDataset (v3.0, or v2.1) holds: path, format version, robot type, "
@@ -106,13 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the same content as JSON, for programs")
     viz = sub.add_parser(
         "viz", help="render one episode as an MP4",
-        description="Write one episode of a LeRobotDataset as an H.264 MP4: each frame shows every camera view "
+        description="Write one episode as an H.264 MP4. For a robot dataset, each frame shows every camera view "
                     "side by side (small cameras enlarged) above plots of the episode's observation.state and "
-                    "action over time, with a cursor at the current frame. Plots show at most 8 dims: those that "
-                    "vary most in the episode.")
-    viz.add_argument("dataset", type=Path, metavar="DATASET", help="the dataset folder (with meta/info.json)")
-    viz.add_argument("--episode", type=int, required=True, metavar="N", help="the episode's episode_index")
+                    "action over time, with a cursor at the current frame (at most 8 dims: those that vary most). "
+                    "For human video (a dataset written by 'egovla convert egodex', or an EgoDex .hdf5 file "
+                    "directly) it draws the labels over the video instead: per hand (left cyan, right magenta) the "
+                    "wrist and fingertips now and the chunk of future wrist positions, projected with the camera "
+                    "intrinsics; they must sit on the hands and follow them. Also writes a PNG contact sheet.")
+    viz.add_argument("dataset", type=Path, metavar="DATASET", help="a dataset folder (with meta/info.json) or an EgoDex .hdf5")
+    viz.add_argument("--episode", type=int, default=0, metavar="N", help="the episode's episode_index (default 0)")
     viz.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video to write")
+    viz.add_argument("--sheet", type=Path, default=None, metavar="FILE.png",
+                     help="human video: the contact sheet to write (default: --out with .png)")
     viz.add_argument("--fps", type=int, default=None, metavar="F",
                      help="frame rate of the video (default: the dataset's; lower plays slower)")
     viz.add_argument("--width", type=int, default=None, metavar="PX",
@@ -185,6 +195,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
+    if args.dataset.suffix == ".hdf5" or (args.dataset / "meta" / "egodex.json").is_file():
+        from egovla.data.egodex.viz import render_converted, render_pair
+
+        out = (render_pair(args.dataset, args.out, args.sheet) if args.dataset.suffix == ".hdf5" else
+               render_converted(args.dataset, args.episode, args.out, args.sheet, fps=args.fps))
+        print(f"wrote {out['frames']} frames with projected hand trajectories to {out['video']} "
+              f"and a contact sheet to {out['sheet']}")
+        return 0
     from egovla.data.lerobot.reader import LeRobotReader
     from egovla.data.viz import render_episode
 
@@ -215,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args)
+        if args.command in ("convert", "synth"):
+            from egovla.cli_human import cmd_convert, cmd_synth
+
+            return cmd_convert(args) if args.command == "convert" else cmd_synth(args)
         if args.command in ("collect", "eval"):
             from egovla.cli_sim import cmd_collect, cmd_eval
 

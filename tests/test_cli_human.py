@@ -1,0 +1,82 @@
+"""`egovla synth egodex`, `egovla convert egodex`, `egovla viz` on human video, and training on human
+and robot data together (their state and action slots line up in the unified space)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from factory import GRIPPER_NAMES, write_dataset  # noqa: E402
+
+from egovla import spaces  # noqa: E402
+from egovla.cli import main  # noqa: E402
+from egovla.data.lerobot.reader import LeRobotReader  # noqa: E402
+from egovla.data.sources import open_sources  # noqa: E402
+from egovla.data.windows import WindowConfig  # noqa: E402
+
+TINY = ["--batch-size", "4", "--eval-samples", "8", "--chunk-len", "4", "--image-size", "32", "--set",
+        "backbone.image_size=32", "--set", "backbone.text_layers=1", "--set", "backbone.vision_layers=1",
+        "--set", "head.layers=1", "--no-progress", "--warmup", "2"]
+
+
+@pytest.fixture(scope="module")
+def human(tmp_path_factory):
+    root = tmp_path_factory.mktemp("human")
+    assert main(["synth", "egodex", str(root / "src"), "--episodes", "2", "--frames", "30", "--tasks", "open_drawer"]) == 0
+    assert main(["convert", "egodex", str(root / "src"), str(root / "ds"), "--size", "48", "--horizon", "6",
+                 "--workers", "1", "--no-progress"]) == 0
+    return root
+
+
+def test_convert_prints_a_summary_and_writes_a_dataset(human, capsys):
+    assert main(["convert", "egodex", str(human / "src"), str(human / "ds"), "--size", "48", "--horizon", "6",
+                 "--workers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 episodes (0 converted, 2 reused" in out and "egovla viz" in out
+    assert LeRobotReader(human / "ds").features["action"]["shape"] == [6, 48]
+
+
+def test_viz_draws_converted_episodes_and_raw_pairs(human, tmp_path, capsys):
+    assert main(["viz", str(human / "ds"), "--episode", "1", "--out", str(tmp_path / "ep1.mp4")]) == 0
+    assert (tmp_path / "ep1.mp4").stat().st_size > 0 and (tmp_path / "ep1.png").is_file()
+    pair = human / "src" / "open_drawer" / "0.hdf5"
+    assert main(["viz", str(pair), "--out", str(tmp_path / "pair.mp4"), "--sheet", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").is_file() and "contact sheet" in capsys.readouterr().out
+
+
+def test_clear_errors(human, tmp_path, capsys):
+    assert main(["convert", "egodex", str(tmp_path / "nope"), str(tmp_path / "o")]) == 2
+    assert "no such EgoDex folder" in capsys.readouterr().err
+    assert main(["viz", str(human / "ds"), "--episode", "9", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "no episode 9" in capsys.readouterr().err
+
+
+def test_human_and_robot_slots_line_up(human, tmp_path):
+    write_dataset(tmp_path / "robot", lengths=(12, 10), size=32)
+    train, _ = open_sources([str(human / "ds"), str(tmp_path / "robot")], [0.5, 0.5],
+                            WindowConfig(chunk_len=4, image_size=(32, 32)), holdout=0)
+    h, r = train.datasets
+    hs, rs = h.vectors(0), r.vectors(0)
+    assert hs["state"].shape == rs["state"].shape == (48,) and hs["action"].shape == rs["action"].shape == (4, 48)
+    gripper = np.isin(spaces.names(), GRIPPER_NAMES)
+    assert (rs["state_mask"] == gripper).all()  # the robot supervises its 15 named dims, in their unified slots
+    robot_state = LeRobotReader(tmp_path / "robot").column("observation.state")[0]
+    np.testing.assert_allclose(rs["state"][spaces.slot("right", "wrist_pos")],
+                               robot_state[[GRIPPER_NAMES.index(f"right.wrist_pos.{a}") for a in "xyz"]])
+    assert hs["state_mask"][spaces.slot("right", "wrist_pos")].all() and hs["state_mask"][spaces.slot("left", "wrist_pos")].all()
+
+
+def test_train_on_human_and_robot_data_together(human, tmp_path):
+    write_dataset(tmp_path / "robot", lengths=(12, 10, 11), size=32)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", f"{human / 'ds'}:0.5", "--dataset", f"{tmp_path / 'robot'}:0.5",
+                 "--steps", "3", "--out", str(out), *TINY]) == 0
+    cfg = json.loads((out / "policy/config.json").read_text())
+    assert (cfg["action_dim"], cfg["state_dim"], cfg["chunk_len"]) == (48, 48, 4)
+    data = json.loads((out / "data.json").read_text())
+    assert len(data["datasets"]) == 2
