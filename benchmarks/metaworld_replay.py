@@ -1,13 +1,15 @@
 """The replay check per task: the expert's success against its own labels replayed through the embodiment.
 
     python benchmarks/metaworld_replay.py [--tasks mt10|demo|T1,T2] [--episodes 10] [--size 32] [--workers 2]
+                                          [--lookahead 2] [--damping 2.0]
 
 For each task and episode (seed 0, layouts 0..N-1), Meta-World's scripted expert runs and is
 recorded as `egovla collect metaworld` records it; then the recorded unified labels (future
 end-effector poses in the camera frame + fingertip opening) are executed through the gripper
 embodiment from the same start. Prints one markdown table (expert and replay success per task,
 steps) and the wall time. No learning is involved: a gap here is a gap in the action space or the
-controller.
+controller. `--lookahead` and `--damping` set the replay controller (defaults: `REPLAY_LOOKAHEAD`,
+`REPLAY_DAMPING` of `egovla.sim.replay`); `--lookahead 0 --damping 0` is the plain position controller.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import time
 
 from egovla.sim.collect import map_units
 from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
-from egovla.sim.replay import expert_then_replay
+from egovla.sim.replay import REPLAY_DAMPING, REPLAY_LOOKAHEAD, expert_then_replay
 from egovla.sim.tasks import parse_tasks
 
 
 def _work(unit):
-    task, episodes, size = unit
+    task, episodes, size, lookahead, damping = unit
     import torch
 
     torch.set_num_threads(1)
     with MetaWorldEnv(task, 0, EnvConfig(size=size)) as env:
-        return task, [expert_then_replay(env, layout) for layout in range(episodes)]
+        return task, [expert_then_replay(env, layout, lookahead=lookahead, damping=damping)
+                      for layout in range(episodes)]
 
 
 def main() -> None:
@@ -36,9 +39,12 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--lookahead", type=int, default=REPLAY_LOOKAHEAD, help="labels ahead that replay aims at")
+    p.add_argument("--damping", type=float, default=REPLAY_DAMPING, help="controller velocity damping (steps)")
     args = p.parse_args()
     t0 = time.perf_counter()
-    units = [(t, args.episodes, args.size) for t in parse_tasks(args.tasks)]
+    units = [(t, args.episodes, args.size, args.lookahead, args.damping) for t in parse_tasks(args.tasks)]
+    print(f"replay controller: lookahead {args.lookahead}, damping {args.damping}\n")
     print("| task | expert | replay | expert steps | replay steps |\n|---|---:|---:|---:|---:|")
     tot_e = tot_r = 0
     for task, rs in map_units(_work, units, min(args.workers, len(units))):

@@ -6,10 +6,23 @@ the thumb and index tips in the wrist frame, so their distance is the gripper op
 33 dims are masked.
 
 A chunk is executed by a position controller: for a target wrist position p* (camera frame, turned
-into the world through the camera pose) the Meta-World action moves the mocap by `gain * (p* - p)`,
-i.e. `(dx, dy, dz) = clip(gain * (p* - p) / action_scale, -1, 1)`. The grip is an effort (+1 close,
--1 open): close when the target opening is below `close_below`, and follow the direction of a
-clear change in opening first, so opening and closing start on time.
+into the world through the camera pose), the hand position p and its velocity v (metres per control
+step) the Meta-World action is
+
+    (dx, dy, dz) = clip(gain * (p* - (p + damping * v)) / action_scale, -1, 1)
+
+A Meta-World action moves the *mocap* body, not the hand: the hand follows the mocap through a weld
+(solref 0.02 s) and the arm's inertia, and trails it by about 3 steps of motion (3.3 cm at 1 cm per
+step). Steering the hand itself (damping 0, the default) drives an integrator through that lag: it
+overshoots and rings, 1-3 cm off a recorded path. With `damping` d > 0 the controller steers
+p + d * v, an estimate of where the mocap leads the hand, which damps the loop (a PD controller).
+Damping alone makes the hand lag a moving target by about d steps; a caller that holds a target
+*sequence* cancels that by aiming d steps ahead (`egovla.sim.replay.replay_labels(lookahead=...)`):
+with d = 2 and 2 steps ahead, recorded Meta-World paths are tracked to 2-3 mm on average instead
+of 1-3 cm.
+
+The grip is an effort (+1 close, -1 open): close when the target opening is below `close_below`, and
+follow the direction of a clear change in opening first, so opening and closing start on time.
 """
 
 from __future__ import annotations
@@ -40,6 +53,11 @@ class GripperEmbodiment:
     gain: float = 1.0            # fraction of the position error asked for in one step
     close_below: float = 0.085   # metres; Sawyer's pads are ~0.094 apart fully open, ~0.02 closed
     deadband: float = 0.003      # a target opening this much away from the current one is a move
+    damping: float = 0.0         # control steps; steer p + damping * v toward the target (0: steer p)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.damping) and self.damping >= 0):
+            raise ValueError(f"damping: expected a finite number of steps >= 0, got {self.damping}")
 
     @property
     def mask(self) -> np.ndarray:
@@ -60,12 +78,21 @@ class GripperEmbodiment:
         return spaces.transform_points(T_world_camera, np.asarray(vec, dtype=np.float64)[..., WRIST_POS])
 
     def action(self, target: np.ndarray, T_world_camera: np.ndarray, hand_world: np.ndarray,
-               grip_now: float) -> np.ndarray:
-        """One Meta-World action (dx, dy, dz, grip) toward a unified target vector (48,)."""
+               grip_now: float, hand_velocity: np.ndarray | None = None) -> np.ndarray:
+        """One Meta-World action (dx, dy, dz, grip) toward a unified target vector (48,).
+
+        `hand_velocity`: the hand's world displacement over the last control step (metres; zeros at
+        the first step); required when `damping` > 0, ignored when it is 0.
+        """
         target = np.asarray(target, dtype=np.float64)
         if target.shape != (spaces.ACTION_DIM,) or not np.all(np.isfinite(target[GRIPPER_MASK])):
             raise ValueError(f"target: expected a finite unified vector (48,), got shape {target.shape}")
-        delta = self.target_world(target, T_world_camera) - np.asarray(hand_world)
+        steer = np.asarray(hand_world, dtype=np.float64)
+        if self.damping > 0:
+            if hand_velocity is None:
+                raise ValueError(f"hand_velocity: required with damping={self.damping}")
+            steer = steer + self.damping * np.asarray(hand_velocity, dtype=np.float64)
+        delta = self.target_world(target, T_world_camera) - steer
         move = np.clip(self.gain * delta / self.action_scale, -1.0, 1.0)
         want = float(grip_distance(target))
         if want < grip_now - self.deadband:

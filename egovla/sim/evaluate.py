@@ -50,6 +50,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
     T_world_cam = env.camera_pose(env.config.cameras[0])
     ensemble = TemporalEnsemble(cfg.ensemble_w) if cfg.ensemble_w is not None else None
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
+    prev_hand = obs["hand"]
     for t in range(cfg.max_steps):
         if record:
             frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
@@ -60,7 +61,8 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
             if ensemble is not None:
                 ensemble.add(t, chunk)
         target = ensemble.target(t) if ensemble is not None else chunk[t - t0]
-        action = env.embodiment.action(target, T_world_cam, obs["hand"], obs["grip"])
+        action = env.embodiment.action(target, T_world_cam, obs["hand"], obs["grip"], obs["hand"] - prev_hand)
+        prev_hand = obs["hand"]
         obs, success = env.step(action)
         if success:
             break

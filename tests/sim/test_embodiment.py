@@ -125,3 +125,29 @@ def test_dims_the_gripper_lacks_are_ignored():
     noisy[~GRIPPER_MASK] = np.nan
     np.testing.assert_array_equal(EMB.action(noisy, T_CAM, T_HAND[:3, 3], 0.09),
                                   EMB.action(target, T_CAM, T_HAND[:3, 3], 0.09))
+
+
+def test_damping_steers_the_hand_plus_its_velocity():
+    """With damping d the controller steers p + d * v (v: the hand's last step) toward the target."""
+    step, v = np.array([0.004, -0.002, 0.001]), np.array([0.001, 0.0005, -0.002])
+    damped = GripperEmbodiment(damping=2.0)
+    a = damped.action(_moved(step), T_CAM, T_HAND[:3, 3], grip_now=0.094, hand_velocity=v)
+    np.testing.assert_allclose(a[:3], (step - 2.0 * v) / 0.01, atol=1e-4)
+    at_rest = damped.action(_moved(step), T_CAM, T_HAND[:3, 3], grip_now=0.094, hand_velocity=np.zeros(3))
+    np.testing.assert_array_equal(at_rest, EMB.action(_moved(step), T_CAM, T_HAND[:3, 3], grip_now=0.094))
+
+
+def test_without_damping_the_velocity_is_ignored():
+    """damping 0 (the default) is the plain position controller, whatever velocity is passed."""
+    assert EMB.damping == 0.0
+    target = _moved(np.array([0.004, -0.002, 0.001]))
+    np.testing.assert_array_equal(EMB.action(target, T_CAM, T_HAND[:3, 3], 0.094, hand_velocity=np.ones(3)),
+                                  EMB.action(target, T_CAM, T_HAND[:3, 3], 0.094))
+
+
+def test_damping_needs_a_velocity_and_a_valid_value():
+    with pytest.raises(ValueError, match="hand_velocity: required"):
+        GripperEmbodiment(damping=1.0).action(_state(), T_CAM, T_HAND[:3, 3], grip_now=0.094)
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="damping"):
+            GripperEmbodiment(damping=bad)

@@ -4,12 +4,16 @@ unified action space, the camera maths and the controller together without any l
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from egovla import spaces
 from egovla.sim.collect import run_expert
+from egovla.sim.embodiment import GripperEmbodiment
 from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
-from egovla.sim.replay import expert_then_replay, replay_labels
+from egovla.sim.replay import REPLAY_DAMPING, REPLAY_LOOKAHEAD, expert_then_replay, replay_labels
 from egovla.sim.tasks import DEMO_TASKS
 
 
@@ -76,3 +80,77 @@ def test_empty_labels_are_rejected(reach_episode):
     env, _, _ = reach_episode
     with pytest.raises(ValueError, match="labels"):
         replay_labels(env, 0, np.zeros((0, 15)))
+
+
+class _Recorder:
+    """An embodiment that records the target x and hand velocity it is given, and asks for no move."""
+
+    def __init__(self):
+        self.targets, self.velocities = [], []
+
+    def action(self, target, T_world_camera, hand_world, grip_now, hand_velocity=None):
+        self.targets.append(target[spaces.slot("right", "wrist_pos")][0])
+        self.velocities.append(np.array(hand_velocity))
+        return np.zeros(4, dtype=np.float32)
+
+
+class _StubEnv:
+    """Just what replay_labels touches; the hand moves 1 cm in x per step, and never succeeds."""
+
+    def __init__(self):
+        self.embodiment, self.config, self.steps = _Recorder(), SimpleNamespace(cameras=("c",)), 0
+
+    def _obs(self):
+        return {"hand": np.array([0.01 * self.steps, 0.0, 0.0]), "grip": 0.09}
+
+    def reset(self, layout):
+        self.steps = 0
+        return self._obs()
+
+    def camera_pose(self, camera):
+        return np.eye(4)
+
+    def step(self, action):
+        self.steps += 1
+        return self._obs(), False
+
+
+@pytest.mark.parametrize("lookahead, expected", [
+    (0, [0, 1, 2, 3, 4, 4, 4, 4]),
+    (2, [2, 3, 4, 4, 4, 4, 4, 4]),  # k steps ahead, clipped at the last label
+    (9, [4] * 8),
+])
+def test_replay_aims_lookahead_labels_ahead(lookahead, expected):
+    env = _StubEnv()
+    labels = np.zeros((5, 15))
+    labels[:, 0] = np.arange(5)  # wrist x of label t is t
+    r = replay_labels(env, 0, labels, hold_steps=3, lookahead=lookahead)
+    assert r == {"success": False, "steps": 8}
+    assert env.embodiment.targets == expected
+    np.testing.assert_allclose(env.embodiment.velocities, [[0, 0, 0]] + [[0.01, 0, 0]] * 7, atol=1e-12)
+
+
+def test_a_negative_lookahead_is_rejected(reach_episode):
+    env, ep, _ = reach_episode
+    with pytest.raises(ValueError, match="lookahead"):
+        replay_labels(env, 1, ep["action"], lookahead=-1)
+
+
+def test_replay_damping_overrides_the_environment_embodiment(reach_episode):
+    """damping=None keeps env.embodiment's; a number replaces it for this replay only."""
+    env, ep, _ = reach_episode
+    damped = replay_labels(env, 1, ep["action"], lookahead=2, damping=2.0)
+    assert env.embodiment.damping == 0.0 and damped["success"]
+    with MetaWorldEnv("reach-v3", 0, EnvConfig(size=16), GripperEmbodiment(damping=2.0)) as env2:
+        assert replay_labels(env2, 1, ep["action"], lookahead=2) == damped
+
+
+def test_damped_lookahead_replay_follows_the_expert_where_plain_replay_fails():
+    """peg-insert-side, layout 3: steering the hand straight at each label (lookahead 0, damping 0)
+    rings 2-5 cm off the recorded path and misses the peg; damped and aimed ahead it succeeds."""
+    assert (REPLAY_LOOKAHEAD, REPLAY_DAMPING) == (2, 2.0)
+    with MetaWorldEnv("peg-insert-side-v3", 0, EnvConfig(size=16)) as env:
+        ep = run_expert(env, 3, settle_steps=10)
+        assert ep["success"]
+        assert not replay_labels(env, 3, ep["action"])["success"]
+        assert replay_labels(env, 3, ep["action"], lookahead=REPLAY_LOOKAHEAD, damping=REPLAY_DAMPING)["success"]
