@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from egovla import spaces
-from egovla.data.egodex.format import EgoDexError, find_episodes, read_episode
+from egovla.data.egodex.format import EgoDexEpisode, EgoDexError, find_episodes, read_episode
 from egovla.data.egodex.frames import View, read_frames, video_size
-from egovla.data.egodex.labels import LabelConfig, episode_labels
+from egovla.data.egodex.labels import LabelConfig, Labels, episode_labels
 
 CAMERA = "observation.images.ego"
 SOURCE_FPS = 30
@@ -88,6 +88,25 @@ def _staged(part: Path, fingerprint: str) -> dict | None:
     return meta if meta.get("fingerprint") == fingerprint else None
 
 
+@dataclass
+class LabelledEpisode:
+    episode: EgoDexEpisode
+    intrinsic: np.ndarray  # (3, 3) for the output images
+    image_hw: tuple[int, int]
+    labels: Labels
+    frames: np.ndarray     # (N, h, w, 3) uint8, one per labelled frame
+
+
+def load_labelled(hdf5: str | Path, cfg: ConvertConfig) -> LabelledEpisode:
+    """Read one pair, compute its labels and decode the frames they keep, as the converter stores them."""
+    ep = read_episode(hdf5)
+    _, h, w = video_size(ep.video)
+    view = View((h, w), cfg.size, cfg.crop)
+    K = view.intrinsic(ep.intrinsic)
+    lab = episode_labels(ep, K, view.out_hw, cfg.labels())
+    return LabelledEpisode(ep, K, view.out_hw, lab, read_frames(ep.video, lab.frames, view))
+
+
 def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     """Phase 1 for one episode; returns its summary (also stored in the .npz)."""
     from egovla.data.lerobot.video import VideoEncoder
@@ -95,21 +114,17 @@ def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     done = _staged(part, cfg.fingerprint())
     if done is not None:
         return {**done, "skipped": True}
-    ep = read_episode(hdf5)
-    _, h, w = video_size(ep.video)
-    view = View((h, w), cfg.size, cfg.crop)
-    K = view.intrinsic(ep.intrinsic)
-    lab = episode_labels(ep, K, view.out_hw, cfg.labels())
-    frames = read_frames(ep.video, lab.frames, view)
+    le = load_labelled(hdf5, cfg)
+    ep, K, lab = le.episode, le.intrinsic, le.labels
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp_mp4 = part.with_name(part.name + ".tmp.mp4")
-    enc = VideoEncoder(tmp_mp4, cfg.fps, *view.out_hw, crf=18)
-    enc.write(frames)
+    enc = VideoEncoder(tmp_mp4, cfg.fps, *le.image_hw, crf=18)
+    enc.write(le.frames)
     enc.close()
     os.replace(tmp_mp4, part.with_suffix(".mp4"))
     meta = {"fingerprint": cfg.fingerprint(), "source": str(hdf5), "task": ep.task, "instruction": ep.instruction,
             "source_frames": ep.frames, "frames": int(len(lab.frames)), "kept": int(lab.keep.sum()),
-            "intrinsic": K.tolist(), "image_hw": list(view.out_hw),
+            "intrinsic": K.tolist(), "image_hw": list(le.image_hw),
             "mean_valid_fraction": float(lab.valid_fraction.mean()) if len(lab.frames) else 0.0}
     tmp_npz = part.with_name(part.name + ".tmp.npz")
     with open(tmp_npz, "wb") as f:

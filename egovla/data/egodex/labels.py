@@ -133,7 +133,7 @@ def episode_labels(ep: EgoDexEpisode, intrinsic: np.ndarray, image_hw: tuple[int
         W = ep.joints[wrist_joint(side)]
         w_ok = rigid(W) & _confident(ep, wrist_joint(side), cfg.min_confidence)
         W = np.where(w_ok[:, None, None], W, np.eye(4))
-        wrist_own = spaces.to_camera_frame(np.where(cam_ok[:, None, None], camera, np.eye(4)), W)[:, :3, 3]
+        wrist_own = (cam_inv @ W)[:, :3, 3]  # each wrist in the camera of the frame it was measured in
         hand_ok = cam_ok & w_ok & in_view(wrist_own, intrinsic, image_hw, cfg.min_depth)  # (T,)
 
         tips = np.stack([ep.joints[j][:, :3, 3] for j in tip_joints(side)], axis=1)  # (T, 5, 3) world

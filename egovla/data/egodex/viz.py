@@ -135,17 +135,10 @@ def render_converted(root: str | Path, episode: int, out: str | Path, sheet: str
 
 def render_pair(hdf5: str | Path, out: str | Path, sheet: str | Path | None = None, cfg=None) -> dict:
     """The labels computed from an EgoDex pair directly (no conversion), as the converter would."""
-    from egovla.data.egodex.convert import ConvertConfig
-    from egovla.data.egodex.format import read_episode
-    from egovla.data.egodex.frames import View, read_frames, video_size
-    from egovla.data.egodex.labels import episode_labels
+    from egovla.data.egodex.convert import ConvertConfig, load_labelled
 
     cfg = cfg or ConvertConfig()
-    ep = read_episode(hdf5)
-    _, h, w = video_size(ep.video)
-    view = View((h, w), cfg.size, cfg.crop)
-    K = view.intrinsic(ep.intrinsic)
-    lab = episode_labels(ep, K, view.out_hw, cfg.labels())
-    frames = read_frames(ep.video, lab.frames, view)
-    return render(frames, K, lab.state, lab.state_mask, lab.action, lab.action_mask, out, sheet, cfg.fps,
+    le = load_labelled(hdf5, cfg)
+    lab = le.labels
+    return render(le.frames, le.intrinsic, lab.state, lab.state_mask, lab.action, lab.action_mask, out, sheet, cfg.fps,
                   title=f"{Path(hdf5).parent.name}/{Path(hdf5).stem}")
