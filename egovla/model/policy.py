@@ -100,7 +100,11 @@ class Policy(nn.Module):
     # ---- inference ----------------------------------------------------------------------------
     @torch.no_grad()
     def predict_chunk(self, observation: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
-        """One observation (unbatched) -> (H, D) chunk; a batched observation -> (B, H, D)."""
+        """One observation (unbatched) -> (H, D) chunk; a batched observation -> (B, H, D).
+
+        Without a `generator`, every row starts the flow head from the same seeded noise
+        (`config.sample_seed`), so a batched call returns what one call per observation would.
+        """
         images = observation.get("images")
         batched = hasattr(images, "shape") and len(images.shape) == 6
         validate_observation(observation, image_shape=self.config.image_shape, state_dim=self.config.state_dim,
@@ -113,9 +117,12 @@ class Policy(nn.Module):
                 t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
                 obs[key] = t if batched else t.unsqueeze(0)
         obs = fill_default_masks(obs, batched=True)
+        noise = None
         if generator is None:
-            generator = torch.Generator().manual_seed(self.config.sample_seed)
-        chunk = self.head.sample(self.features(obs), generator=generator)
+            seeded = torch.Generator().manual_seed(self.config.sample_seed)
+            shape = (self.config.chunk_len, self.config.action_dim)
+            noise = torch.randn(shape, generator=seeded).expand(len(obs["instruction"]), *shape)
+        chunk = self.head.sample(self.features(obs), generator=generator, noise=noise)
         chunk = self.normalizer.unnormalize("action", chunk.float()).cpu().numpy()
         return chunk if batched else chunk[0]
 

@@ -69,6 +69,8 @@ def test_predict_chunk_shapes_unbatched_and_batched(head, data, stats):
     chunks = policy.predict_chunk(obs_of(batch))
     assert chunks.shape == (3, CHUNK, spaces.ACTION_DIM)
     np.testing.assert_allclose(chunks[0], chunk, atol=1e-5)
+    for i in range(3):  # every row, flow noise included, equals its own unbatched call (servers batch)
+        np.testing.assert_allclose(chunks[i], policy.predict_chunk(obs_of(data[i])), atol=1e-5)
 
 
 def test_predict_chunk_is_unnormalized(data, stats):

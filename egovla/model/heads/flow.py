@@ -57,10 +57,14 @@ class FlowHead(nn.Module):
         loss = masked_weighted_mse(v, noise - target, mask, self.weights)
         return loss, {"velocity_mse": masked_weighted_mse(v.detach(), noise - target, mask, torch.ones_like(self.weights)).item()}
 
-    def sample(self, f: HeadInputs, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, f: HeadInputs, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Integrate from `noise` (B, H, D) if given, else from noise drawn with `generator`."""
         b = f.queries.shape[0]
         memory, pad = self._memory(f)
-        x = torch.randn(b, self.chunk_len, self.action_dim, generator=generator, device="cpu").to(memory)
+        if noise is None:
+            noise = torch.randn(b, self.chunk_len, self.action_dim, generator=generator, device="cpu")
+        x = noise.to(memory)
         dt = 1.0 / self.steps
         for i in range(self.steps):
             t = torch.full((b,), 1.0 - i * dt, device=memory.device)

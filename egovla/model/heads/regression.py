@@ -37,5 +37,6 @@ class RegressionHead(nn.Module):
         loss = masked_weighted_mse(pred, target, mask, self.weights)
         return loss, {"mse": masked_weighted_mse(pred.detach(), target, mask, torch.ones_like(self.weights)).item()}
 
-    def sample(self, f: HeadInputs, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, f: HeadInputs, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
         return self.predict(f)
