@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from egovla.cli_human import add_parsers as add_human_parsers
+from egovla.cli_serve import add_parsers as add_serve_parsers
 from egovla.cli_sim import add_parsers as add_sim_parsers
 
 DESCRIPTION = """\
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="processes for collection and evaluation (default: one per CPU core)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_sim_parsers(sub)
+    add_serve_parsers(sub)
     add_human_parsers(sub)
     inspect = sub.add_parser(
         "inspect", help="describe a LeRobot dataset",
@@ -237,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             from egovla.cli_human import cmd_convert, cmd_synth
 
             return cmd_convert(args) if args.command == "convert" else cmd_synth(args)
+        if args.command == "serve":
+            from egovla.cli_serve import cmd_serve
+
+            return cmd_serve(args)
         if args.command in ("collect", "eval"):
             from egovla.cli_sim import cmd_collect, cmd_eval
 

@@ -47,11 +47,19 @@ def add_parsers(sub) -> None:
     e = esub.add_parser(
         "metaworld", help="Meta-World tasks",
         description="Run closed-loop episodes of a trained policy (a run folder from `egovla train`, or its policy/ "
-                    "folder) or of the scripted oracle (`--policy oracle`: the expert's moves written as chunks). "
+                    "folder), of a policy served by `egovla serve` (--server ws://host:port: the same numbers as "
+                    "the local run) or of the scripted oracle (`--policy oracle`: the expert's moves as chunks). "
                     "Episodes start at --seed (default 1000, disjoint from collection's 0) and end at the first "
                     "success or after --max-steps. Writes results.json (success rate per task and mean, steps/s), "
                     "success.png and, per task, MP4s of a success and a failure under videos/.")
-    e.add_argument("--policy", required=True, metavar="RUN_DIR", help="run or policy folder, or 'oracle'")
+    who = e.add_mutually_exclusive_group(required=True)
+    who.add_argument("--policy", metavar="RUN_DIR", help="run or policy folder, or 'oracle'")
+    who.add_argument("--server", metavar="URL",
+                     help="evaluate the policy served by `egovla serve` at this ws://host:port instead")
+    e.add_argument("--token", default=os.environ.get("EGOVLA_TOKEN"), metavar="T",
+                   help="token for a --server started with --token (default: $EGOVLA_TOKEN)")
+    e.add_argument("--levers", default="", metavar="L1,L2",
+                   help="inference levers for a local --policy, e.g. cache,int8 (see `egovla bench --help`)")
     e.add_argument("--tasks", required=True, metavar="TASKS", help=TASKS_HELP)
     e.add_argument("--episodes", type=int, default=20, metavar="N", help="episodes per task (default 20)")
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for results, plot and videos")
@@ -98,9 +106,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from egovla.sim.evaluate import EvalConfig, evaluate
     from egovla.sim.tasks import parse_tasks
 
-    cfg = EvalConfig(tasks=parse_tasks(args.tasks), policy=str(args.policy), episodes=args.episodes,
+    levers = ()
+    if args.levers:
+        from egovla.model.levers import parse_levers
+
+        levers = tuple(parse_levers(args.levers))
+    cfg = EvalConfig(tasks=parse_tasks(args.tasks), policy=str(args.policy or args.server), episodes=args.episodes,
                      env=_env_config(args), seed=args.seed, workers=args.workers, max_steps=args.max_steps,
-                     execute=args.execute, ensemble_w=args.ensemble, videos=args.videos)
+                     execute=args.execute, ensemble_w=args.ensemble, videos=args.videos, levers=levers,
+                     server=args.server, token=args.token)
     s = evaluate(cfg, args.out, progress=not args.no_progress)
     print_success_table(s)
     print(f"{s['steps']} steps in {s['seconds']:.0f} s ({s['steps_per_s']:.0f} steps/s)")

@@ -1,82 +1,97 @@
 """What drives the arm in closed loop: a trained policy, or a scripted oracle for checks.
 
-An agent has `reset(env)` at the start of an episode and `act(obs, instruction) -> (H, 48)`, a chunk
-of unified target vectors in the camera frame of `env.config.cameras[0]`.
+An agent has `reset(env)` at the start of an episode, `observe(obs)` at every control step, and
+`act(obs, instruction) -> (H, 48)`, a chunk of unified target vectors in the camera frame of
+`env.config.cameras[0]`.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from egovla.runs import load_run
+from egovla.serve.history import FrameHistory
 from egovla.sim.embodiment import INDEX, THUMB, WRIST_POS, WRIST_ROT
 from egovla.sim.metaworld_env import MetaWorldEnv
 
-CAMERA_PREFIX = "observation.images."
+class _HistoryAgent:
+    """Shared by the local and the remote policy: frames are pushed every control step (`observe`),
+    so history offsets mean what they meant in training; `act` asks for a chunk."""
 
+    cameras: list[str] | None
+    history_s: tuple[float, ...]
+    hw: tuple[int, int]
+    n_views: int
 
-def _policy_dir(path: Path) -> Path:
-    return path / "policy" if (path / "policy" / "config.json").exists() else path
-
-
-class PolicyAgent:
-    """A trained policy (run folder or policy folder), fed the observations it was trained on.
-
-    The run's `data.json` says which cameras, history offsets (seconds) and image size the windows
-    had; frames are kept per episode so history offsets work in closed loop as they did in training
-    (before the first frame: repeated and masked).
-    """
-
-    def __init__(self, run: str | Path, fps: float):
-        from egovla.model.policy import Policy
-
-        run = Path(run)
-        if not run.exists():
-            raise FileNotFoundError(f"--policy {run}: no such run or policy folder")
-        self.policy = Policy.from_pretrained(_policy_dir(run))
-        self.policy.eval()
-        cfg = self.policy.config
-        data_path = run / "data.json"
-        data = json.loads(data_path.read_text()) if data_path.exists() else {}
-        window = data.get("window", {})
-        spec = (data.get("datasets") or [{}])[0]
-        self.cameras = [c.removeprefix(CAMERA_PREFIX) for c in spec.get("cameras", [])] or None
-        history = window.get("history_s", [0.0] * cfg.n_history)
-        if len(history) != cfg.n_history:
-            raise ValueError(f"{data_path}: {len(history)} history offsets for a policy with n_history={cfg.n_history}")
-        self.offsets = np.array([round(h * fps) for h in history], dtype=int)
-        self.hw = (cfg.image_height, cfg.image_width)
-        self.n_views = cfg.n_views
-        self._frames: list[np.ndarray] = []
+    def __init__(self, fps: float):
+        self.fps = fps
+        self.history: FrameHistory | None = None
 
     def reset(self, env: MetaWorldEnv) -> None:
-        cams = self.cameras or list(env.config.cameras)
+        cams = self.cameras or list(env.config.cameras)[: self.n_views]
         missing = [c for c in cams if c not in env.config.cameras]
         if missing:
             raise ValueError(f"the policy was trained on camera(s) {missing}, which the environment does not render")
-        self._cams = cams
-        self._frames = []
+        self.history = FrameHistory(cams, self.history_s, self.fps, self.hw, self.n_views)
+
+    def observe(self, obs: dict) -> None:
+        self.history.push(obs["images"])
+
+    def observation(self, obs: dict, instruction: str) -> dict:
+        return self.history.observation(instruction, obs["state"], obs["state_mask"])
+
+
+class PolicyAgent(_HistoryAgent):
+    """A trained policy (run folder or policy folder), fed the observations it was trained on.
+
+    The run's `data.json` says which cameras, history offsets (seconds) and image size the windows
+    had (see `egovla.runs`). `levers` are inference switches (`egovla.model.levers`).
+    """
+
+    def __init__(self, run: str | Path, fps: float, levers: Sequence[str] = ()):
+        super().__init__(fps)
+        self.policy, info = load_run(run)
+        if levers:
+            from egovla.model.levers import apply_levers
+
+            self.policy = apply_levers(self.policy, list(levers))
+        cfg = self.policy.config
+        self.cameras = list(info.cameras) if info.cameras else None
+        self.history_s = info.history_s
+        self.offsets = np.array([round(h * fps) for h in info.history_s], dtype=int)
+        self.hw = (cfg.image_height, cfg.image_width)
+        self.n_views = cfg.n_views
 
     def act(self, obs: dict, instruction: str) -> np.ndarray:
         import torch
 
-        from egovla.data.windows import resize_frames
-
-        views = resize_frames(np.stack([obs["images"][c] for c in self._cams]), self.hw)  # (V, H, W, 3)
-        self._frames.append(views.transpose(0, 3, 1, 2))
-        idx = len(self._frames) - 1 + self.offsets
-        images = np.stack([self._frames[max(i, 0)] for i in idx])  # (T, V, 3, H, W)
-        mask = np.repeat((idx >= 0)[:, None], len(self._cams), axis=1)
-        pad = self.n_views - len(self._cams)
-        if pad > 0:
-            images = np.concatenate([images, np.zeros((len(idx), pad, *images.shape[2:]), np.uint8)], axis=1)
-            mask = np.concatenate([mask, np.zeros((len(idx), pad), bool)], axis=1)
-        observation = {"images": images, "image_mask": mask, "instruction": instruction,
-                       "state": obs["state"], "state_mask": obs["state_mask"]}
         with torch.inference_mode():
-            return self.policy.predict_chunk(observation)
+            return self.policy.predict_chunk(self.observation(obs, instruction))
+
+
+class RemoteAgent(_HistoryAgent):
+    """A policy served by `egovla serve`, asked over a websocket; what it needs comes from the
+    server's metadata. Its chunks equal those of `PolicyAgent` on the same run folder."""
+
+    def __init__(self, url: str, fps: float, token: str | None = None):
+        from egovla.serve.client import PolicyClient
+
+        super().__init__(fps)
+        self.client = PolicyClient(url, token=token)
+        meta = self.client.metadata
+        t, v, _, h, w = meta["image_shape"]
+        self.cameras = list(meta["cameras"]) if meta.get("cameras") else None
+        self.history_s = tuple(meta.get("history_s") or [0.0] * t)
+        self.hw, self.n_views = (h, w), v
+
+    def act(self, obs: dict, instruction: str) -> np.ndarray:
+        return self.client.infer(self.observation(obs, instruction))["actions"]
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class ExpertOracle:
@@ -95,6 +110,9 @@ class ExpertOracle:
 
         self.env = env
         self.expert = ENV_POLICY_MAP[env.task]()
+
+    def observe(self, obs: dict) -> None:
+        pass
 
     def act(self, obs: dict, instruction: str) -> np.ndarray:
         from egovla import spaces

@@ -36,12 +36,17 @@ class EvalConfig:
     execute: int = 4               # steps of each chunk executed before asking again
     ensemble_w: float | None = None
     videos: int = 1                # per task: this many success and this many failure rollouts
+    levers: tuple[str, ...] = ()   # inference switches applied to a local policy (egovla.model.levers)
+    server: str | None = None      # ws://host:port of `egovla serve`: evaluate the served policy instead
+    token: str | None = None       # the server's token, if it asks for one (never written to results)
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.workers < 1 or self.execute < 1:
             raise ValueError("episodes, workers and execute must be >= 1")
         if not 1 <= self.max_steps <= MAX_STEPS:
             raise ValueError(f"max_steps: expected 1..{MAX_STEPS}, got {self.max_steps}")
+        if self.server and self.levers:
+            raise ValueError("levers apply to a local policy; a served policy gets them from `egovla serve --levers`")
 
 
 def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: bool = False) -> dict:
@@ -52,6 +57,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
     prev_hand = obs["hand"]
     for t in range(cfg.max_steps):
+        agent.observe(obs)
         if record:
             frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
         if chunk is None or t - t0 >= min(cfg.execute, len(chunk)):
@@ -74,22 +80,28 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
 _AGENT = None
 
 
-def _agent(policy: str, fps: float):
+def _agent(cfg: EvalConfig, fps: float):
     """One agent per worker process, rebuilt when the policy (or its weights on disk) changed."""
     global _AGENT
-    key = policy
-    if policy != ORACLE:
-        weights = sorted(Path(policy).rglob("model.safetensors"))
-        key = (policy, tuple((str(w), w.stat().st_mtime_ns) for w in weights))
+    key = (cfg.policy, cfg.levers, cfg.server)
+    if cfg.server is None and cfg.policy != ORACLE:
+        weights = sorted(Path(cfg.policy).rglob("model.safetensors"))
+        key += tuple((str(w), w.stat().st_mtime_ns) for w in weights)
     if _AGENT is None or _AGENT[0] != key:
-        if policy == ORACLE:
+        if _AGENT is not None and hasattr(_AGENT[1], "close"):
+            _AGENT[1].close()
+        if cfg.server is not None:
+            from egovla.sim.agents import RemoteAgent
+
+            _AGENT = (key, RemoteAgent(cfg.server, fps, token=cfg.token))
+        elif cfg.policy == ORACLE:
             from egovla.sim.agents import ExpertOracle
 
             _AGENT = (key, ExpertOracle())
         else:
             from egovla.sim.agents import PolicyAgent
 
-            _AGENT = (key, PolicyAgent(policy, fps))
+            _AGENT = (key, PolicyAgent(cfg.policy, fps, levers=cfg.levers))
     return _AGENT[1]
 
 
@@ -100,7 +112,7 @@ def _work(unit: tuple) -> list[dict]:
     torch.set_num_threads(1)
     out, kept = [], {True: 0, False: 0}
     with MetaWorldEnv(task, seed, cfg.env) as env:
-        agent = _agent(cfg.policy, env.fps)
+        agent = _agent(cfg, env.fps)
         for e, layout in episodes:
             t0 = time.perf_counter()
             r = run_episode(env, agent, layout, cfg, record=cfg.videos > 0)
@@ -120,7 +132,7 @@ def _units(cfg: EvalConfig) -> list[tuple]:
 def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     """Run every episode, then write results.json, success.png and rollout videos under `out`."""
     out = Path(out)
-    if cfg.policy != ORACLE and not Path(cfg.policy).exists():
+    if cfg.server is None and cfg.policy != ORACLE and not Path(cfg.policy).exists():
         raise FileNotFoundError(f"--policy {cfg.policy}: no such run or policy folder")
     out.mkdir(parents=True, exist_ok=True)
     units = _units(cfg)
@@ -158,7 +170,8 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
                        "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None}
     steps = sum(r["steps"] for r in results)
     infer = sum(r["infer_s"] for r in results)
-    config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks)}
+    config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks),
+              "levers": list(cfg.levers), "token": None}
     return {
         "mean_success_rate": float(np.mean([t["success_rate"] for t in tasks.values()])),
         "tasks": tasks, "episodes": len(results), "steps": steps, "seconds": wall,

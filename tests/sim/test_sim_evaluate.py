@@ -116,6 +116,9 @@ def test_a_trained_policy_runs_closed_loop(reach_dataset, tmp_path):
     with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=32)) as env:
         obs = env.reset(0)
         agent.reset(env)
+        with pytest.raises(RuntimeError, match="before any frame was pushed"):
+            agent.act(obs, env.instruction)
+        agent.observe(obs)
         chunk = agent.act(obs, env.instruction)
     assert chunk.shape == (8, 48) and np.all(np.isfinite(chunk))
 
