@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	# The CPU wheel of torch; asking for torch without a pin would pull CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# openpi's published robot client, for the compatibility test. --no-deps: it pins numpy<2 and
+	# dm-tree, which its websocket client and msgpack encoding do not use.
+	$(BIN)/pip install --quiet --no-deps openpi-client==0.1.2
 	touch $(STAMP)
 
 test: $(STAMP)

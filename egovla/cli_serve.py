@@ -24,7 +24,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
-    s.add_argument("--token", default=os.environ.get("EGOVLA_TOKEN"), metavar="T",
+    s.add_argument("--token", default=os.environ.get("EGOVLA_TOKEN") or None, metavar="T",
                    help="require `Authorization: Api-Key T` (or Bearer T) from clients (default: $EGOVLA_TOKEN, "
                         "else no token)")
     s.add_argument("--max-batch", type=int, default=8, metavar="N",

@@ -56,7 +56,7 @@ def add_parsers(sub) -> None:
     who.add_argument("--policy", metavar="RUN_DIR", help="run or policy folder, or 'oracle'")
     who.add_argument("--server", metavar="URL",
                      help="evaluate the policy served by `egovla serve` at this ws://host:port instead")
-    e.add_argument("--token", default=os.environ.get("EGOVLA_TOKEN"), metavar="T",
+    e.add_argument("--token", default=os.environ.get("EGOVLA_TOKEN") or None, metavar="T",
                    help="token for a --server started with --token (default: $EGOVLA_TOKEN)")
     e.add_argument("--levers", default="", metavar="L1,L2",
                    help="inference levers for a local --policy, e.g. cache,int8 (see `egovla bench --help`)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CHUNK, make_obs, tiny_policy, write_run
+from _serve_toys import CHUNK, make_obs, tiny_policy, write_run
 
 from egovla import spaces
 from egovla.serve.served import ObservationError, ServedPolicy

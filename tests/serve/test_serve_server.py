@@ -11,7 +11,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import CHUNK, make_obs
+from _serve_toys import CHUNK, make_obs
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
