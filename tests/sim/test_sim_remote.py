@@ -75,3 +75,17 @@ def test_async_scheduling_keeps_more_steps_fed_than_sync_at_100_ms(server):
         shares[mode] = r["fed"] / r["steps"]
     assert shares["sync"] < 0.8, shares  # it waits >= 3 ticks for every 8 it executes
     assert shares["async"] > 0.85 and shares["async"] > shares["sync"] + 0.1, shares
+
+
+def test_egovla_eval_metaworld_server_flag(server, tmp_path, capsys):
+    from egovla.cli import main
+
+    out = tmp_path / "eval"
+    assert main(["eval", "metaworld", "--server", server.url, "--tasks", "reach-v3", "--episodes", "1",
+                 "--max-steps", "5", "--size", "32", "--videos", "0", "--workers", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["server"] == server.url
+    with pytest.raises(SystemExit):  # --policy and --server exclude each other
+        main(["eval", "metaworld", "--server", server.url, "--policy", "oracle", "--tasks", "reach-v3",
+              "--out", str(out)])
+    assert "not allowed with argument" in capsys.readouterr().err
