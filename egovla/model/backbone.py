@@ -17,6 +17,7 @@ is causal, so the suffix tokens, placed last, attend to every image and text tok
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,9 @@ class BackboneConfig:
     lora_rank: int = 0  # > 0 trains the language model with LoRA adapters of this rank
     lora_alpha: int = 16
     lora_dropout: float = 0.0
+    # visual token pruning (an efficiency lever): fraction of each frame's visual tokens kept, by their
+    # relevance to the instruction and query tokens; 1.0 keeps every token (the default, no pruning)
+    keep_visual: float = 1.0
 
 
 def square_side(size: int | list[int] | tuple[int, ...]) -> int:
@@ -66,6 +70,7 @@ class Backbone(nn.Module):
     image_size: int
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    keep_visual: float = 1.0  # < 1 prunes visual tokens (see `prune_visual`); set from BackboneConfig
 
     def tokenize(self, instructions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         ids = [self.tokenizer.encode(text) for text in instructions]
@@ -102,6 +107,18 @@ class Backbone(nn.Module):
         images: uint8 (B, T, V, 3, H, W); image_mask: bool (B, T, V); suffix: (B, Q, hidden).
         Returns (states (B, L, hidden), mask (B, L) bool, suffix_states (B, Q, hidden)).
         """
+        ids, txt_mask = self.tokenize(instructions)
+        return self.encode_tokens(images, image_mask, ids, txt_mask, suffix)
+
+    def encode_tokens(
+        self,
+        images: torch.Tensor,
+        image_mask: torch.Tensor,
+        ids: torch.Tensor,
+        txt_mask: torch.Tensor,
+        suffix: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`encode` from already tokenized instructions (ids, txt_mask: (B, L_text)); traceable."""
         b, t, v = images.shape[:3]
         device = suffix.device
         pix = self.preprocess(images.reshape(b * t * v, *images.shape[3:]).to(device))
@@ -110,9 +127,12 @@ class Backbone(nn.Module):
         img = img.reshape(b, t * v * n_tok, -1)
         img_mask = image_mask.to(device).reshape(b, t * v, 1).expand(b, t * v, n_tok).reshape(b, -1)
 
-        ids, txt_mask = self.tokenize(instructions)
         ids, txt_mask = ids.to(device), txt_mask.to(device)
         txt = self.embed_text(ids)
+        if self.keep_visual < 1.0:
+            keep = self.visual_keep_index(img, txt.to(img.dtype), txt_mask, suffix.to(img.dtype), t * v)
+            img = img.gather(1, keep[..., None].expand(-1, -1, img.shape[-1]))
+            img_mask = img_mask.gather(1, keep)
 
         q_mask = torch.ones(suffix.shape[:2], dtype=torch.bool, device=device)
         embeds = torch.cat([img, txt.to(img.dtype), suffix.to(img.dtype)], dim=1)
@@ -120,3 +140,24 @@ class Backbone(nn.Module):
         position_ids = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         states = self.run(embeds, mask, position_ids)
         return states, mask, states[:, -suffix.shape[1] :]
+
+    def visual_keep_index(
+        self, img: torch.Tensor, txt: torch.Tensor, txt_mask: torch.Tensor, suffix: torch.Tensor, frames: int
+    ) -> torch.Tensor:
+        """Visual token pruning: indices (B, frames * k) of the tokens kept, in sequence order.
+
+        Each frame keeps its k = max(1, round(keep_visual * n)) of n tokens most relevant to the
+        instruction and action query tokens: relevance is a token's highest cosine similarity to any
+        (non-padding) text or query embedding, all in the language model's input space.
+        """
+        b, n_all, _ = img.shape
+        per = n_all // frames
+        k = max(1, min(per, round(self.keep_visual * per)))
+        keys = torch.cat([txt, suffix], dim=1)
+        key_ok = torch.cat([txt_mask, torch.ones(suffix.shape[:2], dtype=torch.bool, device=img.device)], dim=1)
+        sim = F.normalize(img.float(), dim=-1) @ F.normalize(keys.float(), dim=-1).transpose(1, 2)
+        sim = sim.masked_fill(~key_ok[:, None, :], -math.inf)
+        score = sim.amax(dim=-1).reshape(b, frames, per)
+        keep = score.topk(k, dim=-1).indices.sort(dim=-1).values  # (B, frames, k), in frame order
+        offset = (torch.arange(frames, device=img.device) * per)[None, :, None]
+        return (keep + offset).reshape(b, frames * k)

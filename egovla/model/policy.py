@@ -70,8 +70,13 @@ class Policy(nn.Module):
         states, mask, _ = self.backbone.encode(
             batch["images"], batch["image_mask"], list(batch["instruction"]), suffix
         )
-        state = self.normalizer.normalize("state", batch["state"].to(self.device, torch.float32))
-        proprio = self.proprio(state, batch["state_mask"].to(self.device))
+        return self.head_inputs(states, mask, batch["state"], batch["state_mask"])
+
+    def head_inputs(self, states: torch.Tensor, mask: torch.Tensor, state: torch.Tensor,
+                    state_mask: torch.Tensor) -> HeadInputs:
+        """The head's conditioning from the backbone's states (B, L, hidden) and the raw state (B, S)."""
+        state = self.normalizer.normalize("state", state.to(self.device, torch.float32))
+        proprio = self.proprio(state, state_mask.to(self.device))
         ctx = self.context_proj(states.float())
         return HeadInputs(context=ctx, context_mask=mask, queries=ctx[:, -self.config.n_queries :], proprio=proprio)
 
@@ -105,6 +110,14 @@ class Policy(nn.Module):
         Without a `generator`, every row starts the flow head from the same seeded noise
         (`config.sample_seed`), so a batched call returns what one call per observation would.
         """
+        obs, batched = self.prepare_observation(observation)
+        noise = None if generator is not None else self.initial_noise(len(obs["instruction"]))
+        chunk = self.head.sample(self.features(obs), generator=generator, noise=noise)
+        chunk = self.normalizer.unnormalize("action", chunk.float()).cpu().numpy()
+        return chunk if batched else chunk[0]
+
+    def prepare_observation(self, observation: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Validate an observation and batch it: (batched observation with default masks, was it batched)."""
         images = observation.get("images")
         batched = hasattr(images, "shape") and len(images.shape) == 6
         validate_observation(observation, image_shape=self.config.image_shape, state_dim=self.config.state_dim,
@@ -116,15 +129,13 @@ class Policy(nn.Module):
             else:
                 t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
                 obs[key] = t if batched else t.unsqueeze(0)
-        obs = fill_default_masks(obs, batched=True)
-        noise = None
-        if generator is None:
-            seeded = torch.Generator().manual_seed(self.config.sample_seed)
-            shape = (self.config.chunk_len, self.config.action_dim)
-            noise = torch.randn(shape, generator=seeded).expand(len(obs["instruction"]), *shape)
-        chunk = self.head.sample(self.features(obs), generator=generator, noise=noise)
-        chunk = self.normalizer.unnormalize("action", chunk.float()).cpu().numpy()
-        return chunk if batched else chunk[0]
+        return fill_default_masks(obs, batched=True), batched
+
+    def initial_noise(self, batch_size: int) -> torch.Tensor:
+        """The flow head's seeded initial noise (`config.sample_seed`), the same for every row: (B, H, D)."""
+        seeded = torch.Generator().manual_seed(self.config.sample_seed)
+        shape = (self.config.chunk_len, self.config.action_dim)
+        return torch.randn(shape, generator=seeded).expand(batch_size, *shape)
 
     # ---- persistence --------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:

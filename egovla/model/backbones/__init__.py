@@ -25,12 +25,17 @@ def build_backbone(cfg: BackboneConfig, spec_dir: str | Path | None = None) -> B
         from egovla.model.backbones.idefics3 import build_tiny
 
         backbone = build_tiny(cfg)
-        return adapt(backbone, backbone.vlm.text_model, cfg)
-    if cfg.kind == "hf":
+        backbone = adapt(backbone, backbone.vlm.text_model, cfg)
+    elif cfg.kind == "hf":
         from egovla.model.backbones.hf import load_hf_backbone
 
-        return load_hf_backbone(cfg, spec_dir=spec_dir)
-    raise ValueError(f"unknown backbone kind {cfg.kind!r}; expected 'tiny' or 'hf'")
+        backbone = load_hf_backbone(cfg, spec_dir=spec_dir)
+    else:
+        raise ValueError(f"unknown backbone kind {cfg.kind!r}; expected 'tiny' or 'hf'")
+    if not 0.0 < cfg.keep_visual <= 1.0:
+        raise ValueError(f"backbone.keep_visual must be in (0, 1], got {cfg.keep_visual}")
+    backbone.keep_visual = float(cfg.keep_visual)
+    return backbone
 
 
 def save_backbone_spec(backbone: Backbone, cfg: BackboneConfig, out_dir: str | Path) -> Path | None:

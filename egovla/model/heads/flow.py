@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from egovla.model.config import HeadConfig
+from egovla.model.heads import cached
 from egovla.model.heads.base import HeadInputs, masked_weighted_mse, transformer
 
 
@@ -35,10 +36,17 @@ class FlowHead(nn.Module):
         self.norm = nn.LayerNorm(cfg.width)
         self.out = nn.Linear(cfg.width, action_dim)
         self.register_buffer("weights", weights, persistent=False)
+        # prefix caching (an inference lever, off by default): the memory's cross-attention keys/values
+        # are computed once per chunk instead of at every Euler step; the result is identical
+        self.cache_memory = False
 
-    def velocity(self, x_t: torch.Tensor, t: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    def velocity(self, x_t: torch.Tensor, t: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor,
+                 cache: cached.Cache | None = None) -> torch.Tensor:
         tokens = self.action_in(x_t) + self.step_embed + self.time_mlp(time_embedding(t, self.width))[:, None]
-        h = self.decoder(tokens, memory, memory_key_padding_mask=pad)
+        if cache is None:
+            h = self.decoder(tokens, memory, memory_key_padding_mask=pad)
+        else:
+            h = cached.decode(self.decoder, tokens, cache)
         return self.out(self.norm(h))
 
     def _memory(self, f: HeadInputs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,9 +72,10 @@ class FlowHead(nn.Module):
         memory, pad = self._memory(f)
         if noise is None:
             noise = torch.randn(b, self.chunk_len, self.action_dim, generator=generator, device="cpu")
-        x = noise.to(memory)
+        x = noise.to(memory.device, torch.float32)  # the integrated state stays float32 (half-precision levers)
+        cache = cached.precompute(self.decoder, memory, pad) if self.cache_memory and not self.training else None
         dt = 1.0 / self.steps
         for i in range(self.steps):
             t = torch.full((b,), 1.0 - i * dt, device=memory.device)
-            x = x - dt * self.velocity(x, t, memory, pad)
+            x = x - dt * self.velocity(x, t, memory, pad, cache)
         return x

@@ -1,0 +1,288 @@
+"""Efficient-inference levers: switches applied to a trained Policy, each off unless asked for.
+
+    fast = apply_levers(policy, parse_levers("cache,prune=0.5,int8"))
+    chunk = fast.predict_chunk(observation)        # the Policy.predict_chunk contract
+
+| lever       | what it does                                                             | vs. the baseline chunk      |
+|-------------|--------------------------------------------------------------------------|-----------------------------|
+| `cache`     | flow head: the memory's cross-attention K/V computed once per chunk,     | identical                   |
+|             | not at every Euler step (regression head: nothing is recomputed anyway)  |                             |
+| `prune=R`   | keep the fraction R of each frame's visual tokens, those most similar to | approximate (fewer tokens)  |
+|             | the instruction and query tokens, before the language model              |                             |
+| `int8`      | dynamic int8 quantization of every nn.Linear (CPU)                       | approximate                 |
+| `bf16`/`fp16` | weights in half precision, run under autocast (meant for CUDA)         | approximate                 |
+| `compile`   | torch.compile of the whole chunk computation (CUDA: with CUDA graphs)    | equal to float rounding     |
+| `onnx`      | ONNX export of the chunk computation, run with onnxruntime (CPU)         | equal to float rounding     |
+
+`compile` and `onnx` check their first chunk against the eager model and raise if it differs by
+more than their tolerance. `apply_levers(policy, [])` returns the policy itself; otherwise the
+policy is copied and left as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import tempfile
+import warnings
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from egovla.model.policy import Policy
+
+LEVERS = ("cache", "prune=R", "int8", "bf16", "fp16", "compile", "onnx")
+CHECK_TOL = {"compile": 1e-4, "onnx": 1e-4}  # max |chunk - eager chunk|, in normalized action units
+
+
+@dataclass(frozen=True)
+class LeverConfig:
+    """Which levers are on. The default (all off) is the baseline policy."""
+
+    cache: bool = False
+    keep_visual: float = 1.0  # prune=R: fraction of visual tokens kept
+    int8: bool = False
+    dtype: str | None = None  # "bf16" or "fp16"
+    compile: bool = False
+    onnx: bool = False
+
+    @classmethod
+    def from_levers(cls, levers: Sequence[str]) -> "LeverConfig":
+        kw: dict[str, Any] = {}
+        for spec in levers:
+            name, sep, value = str(spec).strip().partition("=")
+            name = name.strip().lower()
+            if name in ("cache", "int8", "compile", "onnx") and not sep:
+                kw[name] = True
+            elif name in ("bf16", "fp16") and not sep:
+                if kw.get("dtype", name) != name:
+                    raise ValueError(f"lever {spec!r}: bf16 and fp16 exclude each other")
+                kw["dtype"] = name
+            elif name == "prune":
+                try:
+                    ratio = float(value)
+                except ValueError:
+                    raise ValueError(f"lever {spec!r}: give the fraction of visual tokens kept, e.g. prune=0.5") from None
+                if not 0.0 < ratio <= 1.0:
+                    raise ValueError(f"lever {spec!r}: the fraction kept must be in (0, 1]")
+                kw["keep_visual"] = ratio
+            else:
+                raise ValueError(f"unknown lever {spec!r}; valid levers: {', '.join(LEVERS)}")
+        cfg = cls(**kw)
+        if cfg.int8 and cfg.dtype:
+            raise ValueError(f"levers int8 and {cfg.dtype} exclude each other")
+        if cfg.onnx and (cfg.compile or cfg.int8 or cfg.dtype):
+            raise ValueError("lever onnx runs the float32 model in onnxruntime; it excludes compile, int8, bf16, fp16")
+        return cfg
+
+    def names(self) -> list[str]:
+        out = ["cache"] * self.cache + [f"prune={self.keep_visual:g}"] * (self.keep_visual < 1.0)
+        out += ["int8"] * self.int8 + [self.dtype] * bool(self.dtype)
+        return out + ["compile"] * self.compile + ["onnx"] * self.onnx
+
+
+def parse_levers(text: str | Sequence[str] | None) -> list[str]:
+    """'cache,prune=0.5' -> ['cache', 'prune=0.5'] (validated); '' / 'none' / None -> []."""
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    items = [s.strip() for s in items if s.strip() and s.strip().lower() not in ("none", "baseline")]
+    LeverConfig.from_levers(items)
+    return items
+
+
+class ChunkGraph(nn.Module):
+    """The chunk computation from tensors only (instructions already tokenized): what compile and
+    onnx take. forward(images, image_mask, ids, text_mask, state, state_mask[, noise]) -> (B, H, D)."""
+
+    def __init__(self, policy: Policy):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, images, image_mask, ids, text_mask, state, state_mask, noise=None):
+        p = self.policy
+        suffix = p.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
+        states, mask, _ = p.backbone.encode_tokens(images, image_mask, ids, text_mask, suffix)
+        chunk = p.head.sample(p.head_inputs(states, mask, state, state_mask), noise=noise)
+        return p.normalizer.unnormalize("action", chunk.float())
+
+
+class LeveredPolicy:
+    """A policy with levers on; `predict_chunk` keeps Policy.predict_chunk's contract."""
+
+    def __init__(self, policy: Policy, levers: LeverConfig, reference: Policy | None = None):
+        self.policy, self.levers = policy, levers
+        self.config = policy.config
+        self.graph = ChunkGraph(policy).eval()
+        self.flow = policy.config.head.kind == "flow"
+        self._reference = reference  # the eager float32 policy, for the first-call check of compile/onnx
+        self._compiled = None
+        self._sessions: dict[int, Any] = {}
+        self._onnx_dir: Path | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.policy.device
+
+    def __repr__(self) -> str:
+        return f"LeveredPolicy({', '.join(self.levers.names())})"
+
+    # ---- inputs as tensors --------------------------------------------------------------------
+    def _inputs(self, observation: dict, generator: torch.Generator | None) -> tuple[tuple, bool]:
+        p = self.policy
+        obs, batched = p.prepare_observation(observation)
+        n = len(obs["instruction"])
+        ids, text_mask = p.backbone.tokenize(obs["instruction"])
+        if self.levers.onnx:  # one exported graph per batch size: pad the text to the full budget
+            width = p.backbone.max_text_len
+            ids = torch.cat([ids, ids.new_full((n, width - ids.shape[1]), p.backbone.tokenizer.pad_id)], 1)
+            text_mask = torch.cat([text_mask, text_mask.new_zeros((n, width - text_mask.shape[1]))], 1)
+        noise = None
+        if self.flow:
+            shape = (n, self.config.chunk_len, self.config.action_dim)
+            noise = p.initial_noise(n) if generator is None else torch.randn(shape, generator=generator)
+            noise = noise.contiguous()
+        state = obs["state"].to(torch.float32)
+        return (obs["images"], obs["image_mask"], ids, text_mask, state, obs["state_mask"], noise), batched
+
+    # ---- running ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_chunk(self, observation: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
+        args, batched = self._inputs(observation, generator)
+        if self.levers.onnx:
+            chunk = self._run_onnx(args)
+        else:
+            chunk = self._run_torch(args).float().cpu().numpy()
+        if self._reference is not None:
+            self._check(args, chunk)
+        return chunk if batched else chunk[0]
+
+    def _run_torch(self, args: tuple) -> torch.Tensor:
+        fn = self.graph
+        if self.levers.compile:
+            if self._compiled is None:
+                mode = "reduce-overhead" if self.device.type == "cuda" else None  # CUDA graphs on GPU
+                self._compiled = torch.compile(self.graph, mode=mode, dynamic=None)
+            fn = self._compiled
+        if self.levers.dtype:
+            dtype = torch.bfloat16 if self.levers.dtype == "bf16" else torch.float16
+            with torch.autocast(self.device.type, dtype=dtype):
+                return fn(*args)
+        return fn(*args)
+
+    def _check(self, args: tuple, chunk: np.ndarray) -> None:
+        """compile / onnx: the first chunk must equal the eager chunk within CHECK_TOL (normalized units)."""
+        ref = ChunkGraph(self._reference)(*[a for a in args]).float().cpu().numpy()
+        scale = self.policy.normalizer.action_scale.cpu().numpy()
+        err = float(np.abs((chunk - ref) / scale).max())
+        tol = max(CHECK_TOL[k] for k in ("compile", "onnx") if getattr(self.levers, k))
+        if not err <= tol:
+            raise RuntimeError(f"levers {self.levers.names()}: the chunk differs from the eager model's by {err:.2e} "
+                               f"(normalized units), more than the tolerance {tol:g}")
+        self.check_error = err
+        self._reference = None
+
+    def _run_onnx(self, args: tuple) -> np.ndarray:
+        b = args[0].shape[0]
+        if b not in self._sessions:
+            self._sessions[b] = self._export(args)
+        session, feed_index = self._sessions[b]
+        return session.run(None, {name: args[i].numpy() for name, i in feed_index.items()})[0]
+
+    def _export(self, args: tuple):
+        import onnxruntime as ort
+
+        names = ["images", "image_mask", "ids", "text_mask", "state", "state_mask", "noise"]
+        used = [a for a in args if a is not None]
+        if self._onnx_dir is None:
+            self._onnx_dir = Path(tempfile.mkdtemp(prefix="egovla-onnx-"))
+            weakref.finalize(self, shutil.rmtree, self._onnx_dir, True)  # the graphs go with this object
+        path = self._onnx_dir / f"chunk_b{args[0].shape[0]}.onnx"
+        export_onnx(self.graph, tuple(used), path, names[: len(used)])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        inputs = [i.name for i in session.get_inputs()]  # the exporter drops inputs the graph does not use
+        unknown = [n for n in inputs if n not in names[: len(used)]]
+        if unknown:
+            raise RuntimeError(f"onnx export: unexpected graph inputs {unknown}")
+        return session, {n: names.index(n) for n in inputs}
+
+
+def export_onnx(graph: nn.Module, args: tuple, path: str | Path, names: list[str]) -> Path:
+    """ONNX export (torch.export based) of `graph` at these inputs' shapes, quietly."""
+    import contextlib
+    import io
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, args, str(path), input_names=names, output_names=["chunk"], dynamo=True,
+                              external_data=True, optimize=True, verbose=False)
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+    return Path(path)
+
+
+def _no_op(module: nn.Module, args: tuple) -> None:
+    return None
+
+
+def apply_levers(policy: Policy, levers: Sequence[str]) -> Policy | LeveredPolicy:
+    """The policy with these levers on (see the module's table); [] returns `policy` itself.
+
+    The policy is copied (deep) before anything changes, so the caller's stays the baseline.
+    """
+    if isinstance(levers, str):
+        raise TypeError("apply_levers takes a list of lever names; use parse_levers('cache,prune=0.5')")
+    cfg = LeverConfig.from_levers(list(levers))
+    if cfg == LeverConfig():
+        return policy
+    device = policy.device
+    if cfg.int8 and device.type != "cpu":
+        raise ValueError("lever int8 (dynamic quantization) runs on CPU only; use bf16 or fp16 on cuda")
+    if cfg.onnx and device.type != "cpu":
+        raise ValueError("lever onnx runs with onnxruntime's CPU provider; move the policy to cpu")
+    base = copy.deepcopy(policy).eval()
+    reference = copy.deepcopy(base) if (cfg.compile or cfg.onnx) else None
+    if cfg.keep_visual < 1.0:
+        base.config = dataclasses.replace(
+            base.config, backbone=dataclasses.replace(base.config.backbone, keep_visual=cfg.keep_visual))
+        base.backbone.keep_visual = cfg.keep_visual
+        if reference is not None:
+            reference.backbone.keep_visual = cfg.keep_visual
+    if cfg.cache:
+        if hasattr(base.head, "cache_memory"):
+            from egovla.model.heads.cached import check_decoder
+
+            check_decoder(base.head.decoder)
+            base.head.cache_memory = True
+            if reference is not None:
+                reference.head.cache_memory = True
+        # regression head: one pass per chunk, nothing is recomputed; the lever changes nothing
+    if cfg.int8:
+        with warnings.catch_warnings():  # "quantized tensor creation functions are deprecated"
+            warnings.simplefilter("ignore")
+            base = torch.ao.quantization.quantize_dynamic(base, {nn.Linear}, dtype=torch.qint8)
+        for module in base.modules():
+            # the encoder layer's fused fast path reads linear.weight as a tensor; a quantized Linear's
+            # is a method. Any hook makes the layer take its plain path (which calls the int8 Linears).
+            if isinstance(module, nn.TransformerEncoderLayer):
+                module.register_forward_pre_hook(_no_op)
+    if cfg.dtype:
+        normalizer = copy.deepcopy(base.normalizer)
+        base = base.to(torch.bfloat16 if cfg.dtype == "bf16" else torch.float16)
+        base.normalizer = normalizer  # the statistics stay float32 (a std of 1e-6 does not survive bf16)
+    return LeveredPolicy(base, cfg, reference)
