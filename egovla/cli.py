@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from egovla.cli_bench import add_parsers as add_bench_parsers
 from egovla.cli_human import add_parsers as add_human_parsers
 from egovla.cli_serve import add_parsers as add_serve_parsers
 from egovla.cli_sim import add_parsers as add_sim_parsers
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="processes for collection and evaluation (default: one per CPU core)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_sim_parsers(sub)
+    add_bench_parsers(sub)
     add_serve_parsers(sub)
     add_human_parsers(sub)
     inspect = sub.add_parser(
@@ -243,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             from egovla.cli_serve import cmd_serve
 
             return cmd_serve(args)
+        if args.command == "bench":
+            from egovla.cli_bench import cmd_bench
+
+            return cmd_bench(args)
         if args.command in ("collect", "eval"):
             from egovla.cli_sim import cmd_collect, cmd_eval
 
