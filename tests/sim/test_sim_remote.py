@@ -69,12 +69,12 @@ def test_eval_refuses_levers_for_a_served_policy():
 def test_async_scheduling_keeps_more_steps_fed_than_sync_at_100_ms(server):
     shares = {}
     for mode in ("sync", "async"):
-        cfg = ControlConfig(mode=mode, hz=30, threshold=8, max_steps=60)
+        cfg = ControlConfig(mode=mode, hz=30, threshold=12, max_steps=60)  # tolerates replies up to 12 ticks late
         (r,) = run_control(server.url, ("reach-v3",), 1, cfg, ENV, link=Link(rtt_ms=100))
         assert r["steps"] == 60 and r["requests"] >= 3 and r["mean_wait_ms"] >= 100
         shares[mode] = r["fed"] / r["steps"]
-    assert shares["sync"] < 0.8, shares  # it waits >= 3 ticks for every 8 it executes
-    assert shares["async"] > 0.85 and shares["async"] > shares["sync"] + 0.1, shares
+    assert shares["sync"] < 0.7, shares  # it waits >= 3 ticks for every 4 it executes
+    assert shares["async"] > 0.8 and shares["async"] > shares["sync"] + 0.15, shares
 
 
 def test_egovla_eval_metaworld_server_flag(server, tmp_path, capsys):
@@ -89,3 +89,18 @@ def test_egovla_eval_metaworld_server_flag(server, tmp_path, capsys):
         main(["eval", "metaworld", "--server", server.url, "--policy", "oracle", "--tasks", "reach-v3",
               "--out", str(out)])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_levers_reach_the_local_agent_and_the_server(run_dir):
+    plain, cached = PolicyAgent(run_dir, fps=80.0), PolicyAgent(run_dir, fps=80.0, levers=("cache",))
+    assert type(cached.policy).__name__ == "LeveredPolicy" and cached.policy.levers.cache
+    served = ServedPolicy.from_run(run_dir, ["cache"])
+    with MetaWorldEnv("reach-v3", 1000, ENV) as env:
+        obs = env.reset(0)
+        for agent in (plain, cached):
+            agent.reset(env)
+            agent.observe(obs)
+        wire = plain.observation(obs, env.instruction)
+        expected = plain.act(obs, env.instruction)
+        assert np.array_equal(cached.act(obs, env.instruction), expected)  # the cache lever is exact
+    np.testing.assert_allclose(served.predict([served.check(wire)[0]])[0], expected, atol=1e-6)
