@@ -22,7 +22,9 @@ commands:
   train   train a policy (tiny built-in VLM or a local Hugging Face VLM) on a dataset
   demo    the end-to-end job: Meta-World demonstrations -> train -> closed-loop evaluation
   collect record scripted demonstrations in simulation (collect metaworld)
-  eval    evaluate a policy closed-loop in simulation (eval metaworld)
+  eval    evaluate a policy closed-loop in simulation (eval metaworld), locally or through a server
+  serve   serve a policy to robots over a websocket (msgpack, batching, token, openpi-compatible)
+  bench   predict_chunk latency per inference lever (cache, prune, int8, bf16, compile, onnx)
   convert turn human video into a LeRobot dataset in the unified action space (convert egodex)
   synth   write synthetic human video in a real format, for trying the tools (synth egodex)
   inspect describe a LeRobot dataset: features, tasks, episodes and stats (--json for programs)
