@@ -178,7 +178,7 @@ class LeveredPolicy:
 
     def _check(self, args: tuple, chunk: np.ndarray) -> None:
         """compile / onnx: the first chunk must equal the eager chunk within CHECK_TOL (normalized units)."""
-        ref = ChunkGraph(self._reference)(*[a for a in args]).float().cpu().numpy()
+        ref = ChunkGraph(self._reference)(*args).float().cpu().numpy()
         scale = self.policy.normalizer.action_scale.cpu().numpy()
         err = float(np.abs((chunk - ref) / scale).max())
         tol = max(CHECK_TOL[k] for k in ("compile", "onnx") if getattr(self.levers, k))

@@ -111,7 +111,8 @@ class Policy(nn.Module):
         (`config.sample_seed`), so a batched call returns what one call per observation would.
         """
         obs, batched = self.prepare_observation(observation)
-        noise = None if generator is not None else self.initial_noise(len(obs["instruction"]))
+        flow_noise = generator is None and self.config.head.kind == "flow"  # the regression head draws none
+        noise = self.initial_noise(len(obs["instruction"])) if flow_noise else None
         chunk = self.head.sample(self.features(obs), generator=generator, noise=noise)
         chunk = self.normalizer.unnormalize("action", chunk.float()).cpu().numpy()
         return chunk if batched else chunk[0]

@@ -17,7 +17,7 @@ from egovla.model.config import HeadConfig
 from egovla.model.levers import LeveredPolicy, apply_levers, parse_levers
 from egovla.model.policy import Policy
 from egovla.model.tokenizer import ContextTooLongError
-from test_policy import CHUNK, tiny_config
+from test_policy import CHUNK, obs_of, tiny_config
 
 # int8 / half precision: max |error| over a chunk in normalized units. Measured on these random tiny
 # models: int8 <= 0.06 (per-tensor activation scales), bf16 <= 0.015 (8-bit mantissa), fp16 <= 0.0025;
@@ -41,10 +41,6 @@ def make_policy(head, stats, **head_kw):
     if head_kw:
         cfg.head = HeadConfig(**{**cfg.head.__dict__, **head_kw})
     return Policy(cfg, stats).eval()
-
-
-def obs_of(sample):
-    return {k: sample[k] for k in ("images", "instruction", "state")}
 
 
 def norm_err(policy, a, b):
