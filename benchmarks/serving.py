@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from egovla.serve.client import AsyncPolicyClient
-from egovla.serve.link import Link
+from egovla.client.link import Link
 
 
 @contextmanager

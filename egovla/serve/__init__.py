@@ -12,7 +12,7 @@ Robot side, in a few lines::
 
 from egovla.serve.client import AsyncPolicyClient, AuthError, PolicyClient, ServerError
 from egovla.serve.history import FrameHistory
-from egovla.serve.link import Link
+from egovla.client.link import Link
 from egovla.serve.protocol import ProtocolError, pack, unpack
 from egovla.serve.scheduler import ActionScheduler
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from egovla.serve.link import Link
+from egovla.client.link import Link
 from egovla.serve.protocol import ProtocolError, pack, unpack
 
 
@@ -46,6 +46,7 @@ class _Base:
         self.connect_timeout_s, self.reply_timeout_s = connect_timeout_s, reply_timeout_s
         self.link = link
         self.metadata: dict = {}
+        self.connect_attempts = 0  # handshakes tried, the successful one included
         self._ids = itertools.count()
 
     def _retryable(self, error: Exception, deadline: float) -> bool:
@@ -94,6 +95,7 @@ class PolicyClient(_Base):
 
         deadline, delay = time.monotonic() + self.connect_timeout_s, 0.05
         while True:
+            self.connect_attempts += 1
             try:
                 ws = connect(self.url, additional_headers=self.headers, compression=None, max_size=None,
                              open_timeout=max(1.0, self.connect_timeout_s), legacy=True)  # closed by close()
@@ -109,7 +111,7 @@ class PolicyClient(_Base):
         """One observation -> the reply {"actions": (H, D), "id", "timing"}. Raises ServerError."""
         message, rid = self._request(observation)
         if self.link is not None:
-            time.sleep(self.link.uplink())
+            self.link.sleep(self.link.uplink())
         for attempt in (0, 1):
             try:
                 self._ws.send(message)
@@ -120,7 +122,7 @@ class PolicyClient(_Base):
                     raise
                 self._connect()
         if self.link is not None:
-            time.sleep(self.link.downlink())
+            self.link.sleep(self.link.downlink())
         return self._reply(raw, rid)
 
     def close(self) -> None:
@@ -155,6 +157,7 @@ class AsyncPolicyClient(_Base):
 
         deadline, delay = time.monotonic() + self.connect_timeout_s, 0.05
         while True:
+            self.connect_attempts += 1
             try:
                 ws = await connect(self.url, additional_headers=self.headers, compression=None, max_size=None,
                                    open_timeout=max(1.0, self.connect_timeout_s))

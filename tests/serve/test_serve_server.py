@@ -21,17 +21,21 @@ from egovla.serve.served import ServedPolicy
 from egovla.serve.server import ServerConfig, ServerThread
 
 
-class SlowPolicy(ServedPolicy):
-    """The tiny policy, slowed down; an instruction 'boom' makes the forward pass fail."""
+class GatedPolicy(ServedPolicy):
+    """The tiny policy, whose forward pass waits until the test opens the gate (`release`); `started` is
+    set once a forward pass is running. An instruction 'boom' makes the forward pass fail."""
 
-    def __init__(self, served: ServedPolicy, delay_s: float):
+    def __init__(self, served: ServedPolicy, open_gate: bool = False):
         self.__dict__.update(served.__dict__)
-        self.delay_s = delay_s
+        self.started, self.release = threading.Event(), threading.Event()
+        if open_gate:
+            self.release.set()
         self.batches: list[int] = []
 
     def predict(self, observations):
         self.batches.append(len(observations))
-        time.sleep(self.delay_s)
+        self.started.set()
+        assert self.release.wait(30), "the test never opened the gate"
         if any(o["instruction"] == "boom" for o in observations):
             raise RuntimeError("the model exploded")
         return super().predict(observations)
@@ -92,8 +96,9 @@ def test_an_error_reply_names_the_problem_and_the_connection_stays_usable(served
 
 
 def test_a_failing_forward_pass_fails_only_its_own_request(served):
-    slow = SlowPolicy(served, 0.05)
-    with ServerThread(slow, ServerConfig(port=0, max_batch=4, batch_wait_ms=50)) as srv:
+    slow = GatedPolicy(served, open_gate=True)
+    # a batch stops waiting once every connected robot is in it, so a long window costs nothing here
+    with ServerThread(slow, ServerConfig(port=0, max_batch=4, batch_wait_ms=1000)) as srv:
         async def main():
             clients = [await AsyncPolicyClient.connect(srv.url) for _ in range(3)]
             obs = [make_obs(0), {**make_obs(1), "instruction": "boom"}, make_obs(2)]
@@ -150,33 +155,40 @@ def test_oversized_messages(served):
 
 
 def test_the_forward_pass_does_not_block_the_event_loop(served):
-    slow = SlowPolicy(served, 1.5)
+    slow = GatedPolicy(served)
     with ServerThread(slow, ServerConfig(port=0)) as srv, PolicyClient(srv.url) as client:
         worker = threading.Thread(target=client.infer, args=(make_obs(0),))
         worker.start()
-        time.sleep(0.2)  # the forward pass is now running
-        tic = time.perf_counter()
+        assert slow.started.wait(10)  # the forward pass is now running, and stays so until released
         with PolicyClient(srv.url, connect_timeout_s=5) as other:
             assert other.metadata["chunk_len"] == CHUNK
         with urllib.request.urlopen(srv.url.replace("ws://", "http://") + "/healthz", timeout=5) as r:
             assert json.loads(r.read())["in_flight"] == 1
-        assert time.perf_counter() - tic < 1.0
+        assert not slow.release.is_set() and worker.is_alive()  # all of that happened during the pass
+        slow.release.set()
         worker.join(10)
+        assert not worker.is_alive()
 
 
 def test_shutdown_answers_requests_already_taken_then_closes(served):
-    slow = SlowPolicy(served, 1.0)
+    slow = GatedPolicy(served)
     srv = ServerThread(slow, ServerConfig(port=0))
     client = PolicyClient(srv.url)
     replies = []
     worker = threading.Thread(target=lambda: replies.append(client.infer(make_obs(0))))
     worker.start()
-    time.sleep(0.3)
-    tic = time.perf_counter()
-    srv.stop(timeout_s=20)
+    assert slow.started.wait(10)
+    stopper = threading.Thread(target=srv.stop, kwargs={"timeout_s": 20})
+    stopper.start()
+    for _ in range(1000):  # the server refuses new work before the request in flight is done
+        if srv.server._closing:
+            break
+        time.sleep(0.01)
+    assert srv.server._closing and not replies
+    slow.release.set()
+    stopper.join(30)
     worker.join(10)
     assert replies and replies[0]["actions"].shape == (CHUNK, 48)  # the request in flight was answered
-    assert time.perf_counter() - tic < 10
     with pytest.raises(ConnectionClosed) as closed:
         client._ws.recv(timeout=5)
     assert closed.value.rcvd.code == 1001  # going away

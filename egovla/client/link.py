@@ -1,12 +1,16 @@
 """A simulated edge-server network link: round-trip latency and jitter for tests and benchmarks.
 
-`Link(rtt_ms=100, jitter_ms=20)` delays each direction by rtt/2 plus a uniform +-jitter/2, so a
-round trip lasts rtt +- jitter on top of the real transport and inference. The clients in
-`egovla.serve.client` sleep `uplink()` before sending and `downlink()` after receiving.
+`Link(rtt_ms=100, jitter_ms=20)` delays each direction by rtt/2 plus a uniform +-jitter/2 (seeded),
+so a round trip lasts rtt +- jitter on top of the real transport and inference. The clients in
+`egovla.client.client` wait `uplink()` before sending and `downlink()` after receiving (the
+blocking client through `link.sleep`, the asyncio client with `asyncio.sleep`); a virtual clock
+(`egovla.client.clock.VirtualClock`) adds the same delays to simulated time instead.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +21,7 @@ class Link:
     rtt_ms: float = 0.0
     jitter_ms: float = 0.0
     seed: int = 0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)  # blocking waits
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
