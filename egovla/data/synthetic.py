@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch.utils.data import Dataset
 
-from egovla import spaces
+from egovla import geometry, spaces
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -116,7 +116,7 @@ class SyntheticDataset(Dataset):
         for h, side in zip(spaces.HANDS, (-1.0, 1.0)):
             pos = np.array([side * rng.uniform(0.05, 0.2), rng.uniform(0.1, 0.2), rng.uniform(0.45, 0.55)])
             state[spaces.slot(h, "wrist_pos")] = pos
-            state[spaces.slot(h, "wrist_rot")] = spaces.rot6d_from_matrix(_yaw(rng.uniform(-0.3, 0.3)))
+            state[spaces.slot(h, "wrist_rot")] = geometry.rot6d_from_matrix(_yaw(rng.uniform(-0.3, 0.3)))
             state[spaces.slot(h, "fingertips")] = OPEN_HAND.reshape(-1)
 
         alpha = np.linspace(1.0 / c.chunk_len, 1.0, c.chunk_len, dtype=np.float32)

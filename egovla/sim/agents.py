@@ -115,14 +115,14 @@ class ExpertOracle:
         pass
 
     def act(self, obs: dict, instruction: str) -> np.ndarray:
-        from egovla import spaces
+        from egovla import geometry
 
         a = np.clip(self.expert.get_action(obs["raw"]), -1, 1)
         T_world_cam = self.env.camera_pose(self.env.config.cameras[0])
         steps = np.arange(1, self.chunk_len + 1)[:, None]
         world = obs["hand"][None] + steps * self.env.embodiment.action_scale * a[None, :3]
         chunk = np.repeat(obs["state"][None].astype(np.float64), self.chunk_len, axis=0)
-        chunk[:, WRIST_POS] = spaces.transform_points(spaces.invert_pose(T_world_cam), world)
+        chunk[:, WRIST_POS] = geometry.transform_points(geometry.invert_pose(T_world_cam), world)
         thumb, index = obs["state"][THUMB], obs["state"][INDEX]
         mid, axis = (thumb + index) / 2, (thumb - index) / max(np.linalg.norm(thumb - index), 1e-6)
         half = (self.closed_distance if a[3] > 0 else self.open_distance) / 2

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from egovla import spaces
+from egovla import geometry, spaces
 
 WRIST_POS = spaces.slot("right", "wrist_pos")
 WRIST_ROT = spaces.slot("right", "wrist_rot")
@@ -65,17 +65,17 @@ class GripperEmbodiment:
 
     def state(self, T_world_camera: np.ndarray, T_world_hand: np.ndarray, pads_world: np.ndarray) -> np.ndarray:
         """(48,) float32 unified state: hand pose in the camera frame, pads in the hand frame, 0 elsewhere."""
-        T_cam_hand = spaces.to_camera_frame(T_world_camera, T_world_hand)
-        pads_hand = spaces.transform_points(spaces.invert_pose(T_world_hand), np.asarray(pads_world))
+        T_cam_hand = geometry.to_camera_frame(T_world_camera, T_world_hand)
+        pads_hand = geometry.transform_points(geometry.invert_pose(T_world_hand), np.asarray(pads_world))
         out = np.zeros(spaces.ACTION_DIM, dtype=np.float32)
         out[WRIST_POS] = T_cam_hand[:3, 3]
-        out[WRIST_ROT] = spaces.rot6d_from_matrix(T_cam_hand[:3, :3])
+        out[WRIST_ROT] = geometry.rot6d_from_matrix(T_cam_hand[:3, :3])
         out[THUMB], out[INDEX] = pads_hand[0], pads_hand[1]
         return out
 
     def target_world(self, vec: np.ndarray, T_world_camera: np.ndarray) -> np.ndarray:
         """Wrist positions of unified vectors (..., 48) -> world positions (..., 3)."""
-        return spaces.transform_points(T_world_camera, np.asarray(vec, dtype=np.float64)[..., WRIST_POS])
+        return geometry.transform_points(T_world_camera, np.asarray(vec, dtype=np.float64)[..., WRIST_POS])
 
     def action(self, target: np.ndarray, T_world_camera: np.ndarray, hand_world: np.ndarray,
                grip_now: float, hand_velocity: np.ndarray | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.data.egodex.format import EgoDexEpisode, needed_joints, tip_joints, wrist_joint
 from egovla.data.egodex.labels import ARKIT_TO_OPENCV, LabelConfig, episode_labels, in_view, project, rigid
 
@@ -23,14 +23,14 @@ def episode(cameras, right_wrists, left_wrists=None, confidences=None) -> EgoDex
     """Poses as (T, 4, 4) stacks; fingertips at TIP_OFFSETS in each wrist frame."""
     cameras = np.asarray(cameras, dtype=np.float64)
     T = len(cameras)
-    far = spaces.make_pose(np.eye(3), [0.0, 5.0, -5.0])  # a left hand behind the camera: never in view
+    far = geometry.make_pose(np.eye(3), [0.0, 5.0, -5.0])  # a left hand behind the camera: never in view
     wrists = {"right": np.asarray(right_wrists, dtype=np.float64),
               "left": np.asarray(left_wrists, dtype=np.float64) if left_wrists is not None else np.repeat(far[None], T, 0)}
     joints = {}
     for side, W in wrists.items():
         joints[wrist_joint(side)] = W
         for j, off in zip(tip_joints(side), TIP_OFFSETS):
-            joints[j] = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), spaces.transform_points(W, off))
+            joints[j] = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), geometry.transform_points(W, off))
     assert set(joints) == set(needed_joints())
     return EgoDexEpisode(hdf5=Path("x.hdf5"), video=Path("x.mp4"), task="t", instruction="do it", intrinsic=K,
                          camera=cameras, joints=joints, confidences=confidences or {})
@@ -43,12 +43,12 @@ def still_camera(T):
 def test_static_camera_labels_are_future_wrist_poses_and_tips_in_the_wrist_frame():
     T = 6
     R = rot_y(20)
-    wrists = spaces.make_pose(np.repeat(R[None], T, 0), np.stack([[0.01 * t, 0.0, 0.5] for t in range(T)]))
+    wrists = geometry.make_pose(np.repeat(R[None], T, 0), np.stack([[0.01 * t, 0.0, 0.5] for t in range(T)]))
     lab = episode_labels(episode(still_camera(T), wrists), K, HW, LabelConfig(horizon=3, min_valid=0))
     pos, rot, tips = spaces.slot("right", "wrist_pos"), spaces.slot("right", "wrist_rot"), spaces.slot("right", "fingertips")
     np.testing.assert_allclose(lab.state[:, pos], [[0.01 * t, 0, 0.5] for t in range(T)], atol=1e-6)
     np.testing.assert_allclose(lab.action[0, :, pos], [[0.01, 0, 0.5], [0.02, 0, 0.5], [0.03, 0, 0.5]], atol=1e-6)
-    np.testing.assert_allclose(lab.action[2, 0, rot], spaces.rot6d_from_matrix(R), atol=1e-6)
+    np.testing.assert_allclose(lab.action[2, 0, rot], geometry.rot6d_from_matrix(R), atol=1e-6)
     np.testing.assert_allclose(lab.action[1, 1, tips], TIP_OFFSETS.reshape(-1), atol=1e-6)
     assert lab.state_mask[:, pos].all() and not lab.state_mask[:, spaces.slot("left", "wrist_pos")].any()
 
@@ -56,27 +56,27 @@ def test_static_camera_labels_are_future_wrist_poses_and_tips_in_the_wrist_frame
 def test_future_poses_are_in_the_camera_frame_of_the_current_frame_not_their_own():
     # The head turns 90 degrees about its y axis between frame 0 and 1; the hand stays still in the world
     # at (0.5, 0, 0.4): in frame 0's camera it sits at (0.5, 0, 0.4); frame 1's camera looks at +x.
-    cams = np.stack([np.eye(4), spaces.make_pose(rot_y(90), [0.0, 0, 0]), spaces.make_pose(rot_y(90), [0.0, 0, 0])])
+    cams = np.stack([np.eye(4), geometry.make_pose(rot_y(90), [0.0, 0, 0]), geometry.make_pose(rot_y(90), [0.0, 0, 0])])
     p = np.array([0.5, 0.0, 0.4])
-    wrists = np.repeat(spaces.make_pose(np.eye(3), p)[None], 3, 0)
+    wrists = np.repeat(geometry.make_pose(np.eye(3), p)[None], 3, 0)
     lab = episode_labels(episode(cams, wrists), np.array([[50.0, 0, 64], [0, 50, 64], [0, 0, 1]]), HW,
                          LabelConfig(horizon=2, min_valid=0))
     pos, rot = spaces.slot("right", "wrist_pos"), spaces.slot("right", "wrist_rot")
     # frame 0, steps 1 and 2: still expressed in camera 0, where nothing moved
     np.testing.assert_allclose(lab.action[0, :, pos], [p, p], atol=1e-6)
-    np.testing.assert_allclose(lab.action[0, 0, rot], spaces.rot6d_from_matrix(np.eye(3)), atol=1e-6)
+    np.testing.assert_allclose(lab.action[0, 0, rot], geometry.rot6d_from_matrix(np.eye(3)), atol=1e-6)
     # frame 1: camera 1 sees the same point at x' = R^T p = (-0.4, 0, 0.5), rotated by R^T
     expected = rot_y(90).T @ p
     np.testing.assert_allclose(expected, [-0.4, 0, 0.5], atol=1e-9)
     np.testing.assert_allclose(lab.state[1, pos], expected, atol=1e-6)
     np.testing.assert_allclose(lab.action[1, 0, pos], expected, atol=1e-6)
-    np.testing.assert_allclose(lab.action[1, 0, rot], spaces.rot6d_from_matrix(rot_y(90).T), atol=1e-6)
+    np.testing.assert_allclose(lab.action[1, 0, rot], geometry.rot6d_from_matrix(rot_y(90).T), atol=1e-6)
 
 
 def test_arkit_camera_axes_are_converted_explicitly():
     T = 4
-    cams = spaces.make_pose(np.stack([rot_y(5 * t) for t in range(T)]), np.stack([[0.02 * t, 0, 0] for t in range(T)]))
-    wrists = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.05, 0.45]] * T))
+    cams = geometry.make_pose(np.stack([rot_y(5 * t) for t in range(T)]), np.stack([[0.02 * t, 0, 0] for t in range(T)]))
+    wrists = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.05, 0.45]] * T))
     ref = episode_labels(episode(cams, wrists), K, HW, LabelConfig(horizon=2, min_valid=0))
     arkit = episode_labels(episode(cams @ ARKIT_TO_OPENCV, wrists), K, HW,
                            LabelConfig(horizon=2, min_valid=0, camera_axes="arkit"))
@@ -87,7 +87,7 @@ def test_arkit_camera_axes_are_converted_explicitly():
 
 def test_stride_subsamples_frames_and_chunk_steps():
     T = 9
-    wrists = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.01 * t, 0, 0.5] for t in range(T)]))
+    wrists = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.01 * t, 0, 0.5] for t in range(T)]))
     lab = episode_labels(episode(still_camera(T), wrists), K, HW, LabelConfig(horizon=2, stride=3, min_valid=0))
     pos = spaces.slot("right", "wrist_pos")
     assert lab.frames.tolist() == [0, 3, 6]
@@ -101,7 +101,7 @@ def _valid_right(lab):
 
 def test_masks_low_confidence_gaps_out_of_view_and_episode_end():
     T = 8
-    wrists = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, 0.5]] * T))
+    wrists = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, 0.5]] * T))
     wrists[2, 0, 0] = np.nan                 # a tracking gap: non-finite
     wrists[3, :3, :3] *= 2.0                 # not a rigid transform
     wrists[4, :3, 3] = [0.0, 0.0, -0.3]      # behind the camera
@@ -121,7 +121,7 @@ def test_masks_low_confidence_gaps_out_of_view_and_episode_end():
 
 def test_keep_rule_needs_more_than_min_valid_of_the_steps():
     T, H = 30, 10
-    wrists = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, 0.5]] * T))
+    wrists = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, 0.5]] * T))
     wrists[15, 0, 0] = np.nan  # one bad step
     lab = episode_labels(episode(still_camera(T), wrists), K, HW, LabelConfig(horizon=H, min_valid=0.9))
     # frames 5..14 see frame 15 among their 10 steps: 9/10 valid is not MORE than 90%
@@ -133,8 +133,8 @@ def test_keep_rule_needs_more_than_min_valid_of_the_steps():
 
 def test_either_hand_makes_a_step_valid():
     T = 4
-    right = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, -1.0]] * T))  # behind
-    left = spaces.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[-0.1, 0.0, 0.5]] * T))
+    right = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[0.0, 0.0, -1.0]] * T))  # behind
+    left = geometry.make_pose(np.repeat(np.eye(3)[None], T, 0), np.stack([[-0.1, 0.0, 0.5]] * T))
     lab = episode_labels(episode(still_camera(T), right, left), K, HW, LabelConfig(horizon=1, min_valid=0))
     assert lab.valid_fraction[:3].tolist() == [1.0, 1.0, 1.0]
     assert lab.action_mask[0, 0, spaces.slot("left", "wrist_pos")].all()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.data.egodex.viz import COLOURS, draw_labels, render
 
 K = np.array([[60.0, 0, 31.5], [0, 60.0, 31.5], [0, 0, 1]])
@@ -11,7 +11,7 @@ K = np.array([[60.0, 0, 31.5], [0, 60.0, 31.5], [0, 0, 1]])
 def hand_vector(side: str, wrist) -> np.ndarray:
     v = np.zeros(48, dtype=np.float32)
     v[spaces.slot(side, "wrist_pos")] = wrist
-    v[spaces.slot(side, "wrist_rot")] = spaces.rot6d_from_matrix(np.eye(3))
+    v[spaces.slot(side, "wrist_rot")] = geometry.rot6d_from_matrix(np.eye(3))
     v[spaces.slot(side, "fingertips")] = np.tile([0.0, -0.05, 0.0], 5)
     return v
 

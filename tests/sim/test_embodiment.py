@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.sim.embodiment import GRIPPER_MASK, GripperEmbodiment, grip_distance
 
 WRIST_POS = spaces.slot("right", "wrist_pos")
@@ -15,17 +15,17 @@ THUMB = spaces.fingertip_slot("right", "thumb")
 INDEX = spaces.fingertip_slot("right", "index")
 
 #: A camera 1.2 m from the hand, looking at it from the side and above (any proper rotation works).
-T_CAM = spaces.make_pose(spaces.matrix_from_axis_angle(np.array([1.9, -0.4, 0.7])), np.array([-1.1, -0.4, 0.6]))
-T_HAND = spaces.make_pose(spaces.matrix_from_axis_angle(np.array([0.0, np.pi, 0.1])), np.array([0.05, 0.6, 0.2]))
+T_CAM = geometry.make_pose(geometry.matrix_from_axis_angle(np.array([1.9, -0.4, 0.7])), np.array([-1.1, -0.4, 0.6]))
+T_HAND = geometry.make_pose(geometry.matrix_from_axis_angle(np.array([0.0, np.pi, 0.1])), np.array([0.05, 0.6, 0.2]))
 #: The pads 4.7 cm either side of the hand origin along its y axis, 5 cm below it (hand frame).
 PADS_HAND = np.array([[0.0, -0.047, 0.05], [0.0, 0.047, 0.05]])
-PADS_WORLD = spaces.transform_points(T_HAND, PADS_HAND)
+PADS_WORLD = geometry.transform_points(T_HAND, PADS_HAND)
 EMB = GripperEmbodiment()
 
 
 def _state(opening: float | None = None, hand: np.ndarray = T_HAND) -> np.ndarray:
     pads = PADS_HAND if opening is None else np.array([[0, -opening / 2, 0.05], [0, opening / 2, 0.05]])
-    return EMB.state(T_CAM, hand, spaces.transform_points(hand, pads))
+    return EMB.state(T_CAM, hand, geometry.transform_points(hand, pads))
 
 
 def _moved(dx_world: np.ndarray, opening: float | None = None) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
 
 SIZE = 64
@@ -43,7 +43,7 @@ def _subtree(model, body: int) -> set[int]:
 
 def _pixel(T_world_camera: np.ndarray, K: np.ndarray, point_world: np.ndarray) -> tuple[int, int, float]:
     """(column, row, depth) of a world point, pixel centres at +0.5 (so the pixel is the floor)."""
-    p = spaces.transform_points(spaces.invert_pose(T_world_camera), point_world)
+    p = geometry.transform_points(geometry.invert_pose(T_world_camera), point_world)
     uv = (K @ p)[:2] / p[2]
     return int(np.floor(uv[0])), int(np.floor(uv[1])), float(p[2])
 
@@ -168,7 +168,7 @@ def test_camera_pose_is_mujocos_camera_in_opencv_axes(env, camera, turned):
     np.testing.assert_allclose(T[:3, :3].T @ T[:3, :3], np.eye(3), atol=1e-9)
     assert np.linalg.det(T[:3, :3]) == pytest.approx(1.0)
     # The hand is in front of both cameras.
-    assert spaces.transform_points(spaces.invert_pose(T), env.hand_pose()[:3, 3])[2] > 0.3
+    assert geometry.transform_points(geometry.invert_pose(T), env.hand_pose()[:3, 3])[2] > 0.3
 
 
 def test_intrinsics_follow_the_field_of_view(env):
@@ -225,9 +225,9 @@ def test_state_is_the_hand_in_the_first_cameras_frame(env, steps):
         obs, _ = env.step(np.array([0.3, -0.5, 0.4, 1.0]))
     T_cam = env.camera_pose("corner")  # cameras[0]
     T_hand = env.hand_pose()
-    expected = spaces.invert_pose(T_cam) @ T_hand
+    expected = geometry.invert_pose(T_cam) @ T_hand
     np.testing.assert_allclose(obs["state"][WRIST_POS], expected[:3, 3], atol=1e-5)
-    np.testing.assert_allclose(obs["state"][WRIST_ROT], spaces.rot6d_from_matrix(expected[:3, :3]), atol=1e-5)
+    np.testing.assert_allclose(obs["state"][WRIST_ROT], geometry.rot6d_from_matrix(expected[:3, :3]), atol=1e-5)
     pads = env.pads()
     opening = np.linalg.norm(obs["state"][THUMB] - obs["state"][INDEX])
     assert opening == pytest.approx(np.linalg.norm(pads[0] - pads[1]), abs=1e-5)
@@ -235,5 +235,5 @@ def test_state_is_the_hand_in_the_first_cameras_frame(env, steps):
     if steps:
         assert obs["grip"] < 0.06  # the close command shut the pads
     # The tips are in the hand frame: mapping them back gives the pads in the world.
-    tips_world = spaces.transform_points(T_hand, np.stack([obs["state"][THUMB], obs["state"][INDEX]]))
+    tips_world = geometry.transform_points(T_hand, np.stack([obs["state"][THUMB], obs["state"][INDEX]]))
     np.testing.assert_allclose(tips_world, pads, atol=1e-5)

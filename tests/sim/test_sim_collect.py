@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.windows import WindowConfig, WindowDataset
 from egovla.sim.collect import CollectConfig, collect, episode_seed, load_sidecar
@@ -69,7 +69,7 @@ def test_states_are_the_raw_hand_position_in_the_camera_frame(reach_dataset, rea
     T_world_cam = np.array(summary["camera"]["corner"]["T_world_camera"])
     raw = reader.column("observation.environment_state")
     wrist = reader.column("observation.state")[:, :3]
-    np.testing.assert_allclose(wrist, spaces.transform_points(spaces.invert_pose(T_world_cam), raw[:, :3]), atol=1e-5)
+    np.testing.assert_allclose(wrist, geometry.transform_points(geometry.invert_pose(T_world_cam), raw[:, :3]), atol=1e-5)
     tips = reader.column("observation.state")[:, 9:]
     opening = np.linalg.norm(tips[:, :3] - tips[:, 3:], axis=1)
     assert opening.min() > 0.005 and opening.max() < 0.11

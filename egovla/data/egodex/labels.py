@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from egovla import spaces
+from egovla import geometry, spaces
 from egovla.data.egodex.format import SIDES, EgoDexEpisode, tip_joints, wrist_joint
 
 CAMERA_AXES = ("opencv", "arkit")
@@ -111,7 +111,7 @@ def _confident(ep: EgoDexEpisode, joint: str, threshold: float) -> np.ndarray:
 
 
 def _safe_inverse(T: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    return spaces.invert_pose(np.where(ok[:, None, None], T, np.eye(4)))
+    return geometry.invert_pose(np.where(ok[:, None, None], T, np.eye(4)))
 
 
 def episode_labels(ep: EgoDexEpisode, intrinsic: np.ndarray, image_hw: tuple[int, int],
@@ -140,7 +140,7 @@ def episode_labels(ep: EgoDexEpisode, intrinsic: np.ndarray, image_hw: tuple[int
         tip_ok = np.stack([np.isfinite(ep.joints[j]).all((-2, -1)) & _confident(ep, j, cfg.min_confidence)
                            for j in tip_joints(side)], axis=1)  # (T, 5)
         tips = np.where(tip_ok[..., None], tips, 0.0)
-        tips_wrist = spaces.transform_points(spaces.invert_pose(W)[:, None], tips)  # (T, 5, 3)
+        tips_wrist = geometry.transform_points(geometry.invert_pose(W)[:, None], tips)  # (T, 5, 3)
 
         rel = cam_inv[out][:, None] @ W[s]  # (N, H+1, 4, 4): wrist at step s in the camera of frame t
         block = spaces.pack_hand(rel[..., :3, 3], rel[..., :3, :3], tips_wrist[s])
