@@ -8,7 +8,7 @@ Writes (once; reused when `--root` already holds the same dataset) 2 cameras at 
 codec has real work; one video file per camera, episodes back to back, as LeRobot v3 stores them.
 Then, for every batch size x DataLoader worker count, it times EgoVLA training windows (6 history
 frames 0.2 s apart, a chunk of 30 actions) drawn by a seeded RandomSampler and collated by
-`egovla.data.contract.collate`:
+`egovla.data.sample.collate`:
 
 - `default`: `LeRobotReader(root)`, the FrameReader that keeps files open and seeks;
 - `naive`:   `FrameReader(naive=True)`, every frame decoded from the start of its file (baseline);
@@ -39,7 +39,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from egovla import spaces
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 from egovla.data.lerobot.format import INFO_PATH, video_feature, vector_feature
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.lerobot.video import FrameReader

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticConfig, SyntheticDataset
 from egovla.pipeline import TrainJob, build_policy_config, count_parameters

@@ -126,7 +126,7 @@ def part_b(args) -> list[dict]:
                 print(f"  rtt {rtt:>3} ms {mode:>5}: fed {100 * r['fed']:5.1f}%  success {100 * r['success']:5.1f}%  "
                       f"steps {r['mean_steps']:5.1f}  wait {r['mean_wait_ms']:5.1f} ms  "
                       f"({time.perf_counter() - tic:.0f} s)", flush=True)
-    print(f"\n| round trip | fed steps sync | fed steps async | success sync | success async |\n|---|---|---|---|---|")
+    print("\n| round trip | fed steps sync | fed steps async | success sync | success async |\n|---|---|---|---|---|")
     for rtt in args.rtts:
         s, a = [next(r for r in rows if r["rtt_ms"] == rtt and r["mode"] == m) for m in ("sync", "async")]
         print(f"| {rtt} ms | {100 * s['fed']:.0f}% | {100 * a['fed']:.0f}% | {100 * s['success']:.0f}% | "

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         except (DatasetFormatError, ValueError, OSError) as e:
             print(f"egovla {args.command}: error: {e}", file=sys.stderr)
             return 2
-    from egovla.data.contract import ContractError
+    from egovla.observation import ObservationError
     from egovla.model.tokenizer import ContextTooLongError
     from egovla.train.errors import TrainingError
 
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(out=args.out, quick=args.quick, head=args.head,
                         tasks=parse_tasks(args.tasks) if args.tasks else None, workers=args.workers,
                         progress=not args.no_progress)
-    except (ContractError, ContextTooLongError, TrainingError, ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ObservationError, ContextTooLongError, TrainingError, ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"egovla {args.command}: error: {e}", file=sys.stderr)
         return 2
 

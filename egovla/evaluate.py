@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from egovla import spaces
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 
 
 def wrist_errors(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tuple[float, float]:

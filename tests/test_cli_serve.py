@@ -11,7 +11,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serve"))

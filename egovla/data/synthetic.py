@@ -8,7 +8,7 @@ back-projected at a fixed depth); "grasp" closes the fingertips on the way, "rea
 open; the other hand stays put. Solving it needs the image (where is the block), the words
 (which colour, which hand, which verb) and the state (where the wrist starts).
 
-Samples follow the contract in `egovla.data.contract`; sample i is the same for every run with
+Samples follow the contract in `egovla.data.sample`; sample i is the same for every run with
 the same seed.
 """
 

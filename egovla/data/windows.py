@@ -1,6 +1,6 @@
 """Training windows over a LeRobot dataset: history frames, current state, a future action chunk.
 
-`WindowDataset(reader, WindowConfig(...))[i]` is a sample in the contract of `data/contract.py`
+`WindowDataset(reader, WindowConfig(...))[i]` is a sample in the contract of `data/sample.py`
 for global frame i:
 
 - images: frames at `history` offsets in seconds (EgoVLA: 6 frames 0.2 s apart, `(-1.0, -0.8,
@@ -25,6 +25,7 @@ import numpy as np
 
 from egovla import spaces
 from egovla.data.lerobot.reader import LeRobotReader
+from egovla.observation import history_offsets, resize_frames
 
 EGOVLA_HISTORY = (-1.0, -0.8, -0.6, -0.4, -0.2, 0.0)
 
@@ -43,23 +44,9 @@ class WindowConfig:
 
     def __post_init__(self) -> None:
         self.history = tuple(float(h) for h in self.history)
-        if not self.history or any(h > 0 for h in self.history) or list(self.history) != sorted(self.history):
-            raise ValueError(f"history offsets must be seconds <= 0, oldest first, got {self.history}")
+        history_offsets(self.history, 1.0)  # raises for offsets that are not seconds <= 0, oldest first
         if self.chunk_len <= 0:
             raise ValueError(f"chunk_len must be positive, got {self.chunk_len}")
-
-
-def resize_frames(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """(N, h, w, 3) uint8 -> (N, H, W, 3) by bilinear resampling; frames already that size pass through.
-
-    Training windows and closed-loop agents both resize through here, so a policy sees the same pixels.
-    """
-    h, w = hw
-    if frames.shape[1:3] == (h, w):
-        return frames
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])
 
 
 class SpaceMap:
@@ -112,7 +99,7 @@ class WindowDataset:
         missing = [c for c in self.cameras if c not in reader.cameras]
         if missing or not self.cameras:
             raise KeyError(f"{reader.root}: camera(s) {missing or '(none)'} not in the dataset's cameras {reader.cameras}")
-        self.offsets = np.array([int(round(h * reader.fps)) for h in cfg.history])
+        self.offsets = history_offsets(cfg.history, reader.fps)
         a_ft, s_ft = feats[cfg.action_key], feats[cfg.state_key]
         self.chunked = len(a_ft["shape"]) == 2
         if self.chunked and a_ft["shape"][0] < cfg.chunk_len:

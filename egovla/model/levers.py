@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from egovla.model.policy import Policy
+from egovla.model.policy import ChunkPredictor, Policy
 
 LEVERS = ("cache", "prune=R", "int8", "bf16", "fp16", "compile", "onnx")
 CHECK_TOL = {"compile": 1e-4, "onnx": 1e-4}  # max |chunk - eager chunk|, in normalized action units
@@ -98,29 +98,26 @@ def parse_levers(text: str | Sequence[str] | None) -> list[str]:
 
 
 class ChunkGraph(nn.Module):
-    """The chunk computation from tensors only (instructions already tokenized): what compile and
-    onnx take. forward(images, image_mask, ids, text_mask, state, state_mask[, noise]) -> (B, H, D)."""
+    """`Policy.chunk` as a module (what compile and onnx take):
+    forward(images, image_mask, ids, text_mask, state, state_mask[, noise]) -> (B, H, D)."""
 
     def __init__(self, policy: Policy):
         super().__init__()
         self.policy = policy
 
     def forward(self, images, image_mask, ids, text_mask, state, state_mask, noise=None):
-        p = self.policy
-        suffix = p.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
-        states, mask, _ = p.backbone.encode_tokens(images, image_mask, ids, text_mask, suffix)
-        chunk = p.head.sample(p.head_inputs(states, mask, state, state_mask), noise=noise)
-        return p.normalizer.unnormalize("action", chunk.float())
+        return self.policy.chunk(images, image_mask, ids, text_mask, state, state_mask, noise)
 
 
-class LeveredPolicy:
-    """A policy with levers on; `predict_chunk` keeps Policy.predict_chunk's contract."""
+class LeveredPolicy(ChunkPredictor):
+    """A policy with levers on; `predict_chunk` keeps Policy.predict_chunk's contract (one check,
+    then `Policy.chunk` run eagerly, compiled or exported)."""
 
     def __init__(self, policy: Policy, levers: LeverConfig, reference: Policy | None = None):
         self.policy, self.levers = policy, levers
         self.config = policy.config
+        self.observation_spec = policy.observation_spec
         self.graph = ChunkGraph(policy).eval()
-        self.flow = policy.config.head.kind == "flow"
         self._reference = reference  # the eager float32 policy, for the first-call check of compile/onnx
         self._compiled = None
         self._sessions: dict[int, Any] = {}
@@ -133,35 +130,19 @@ class LeveredPolicy:
     def __repr__(self) -> str:
         return f"LeveredPolicy({', '.join(self.levers.names())})"
 
-    # ---- inputs as tensors --------------------------------------------------------------------
-    def _inputs(self, observation: dict, generator: torch.Generator | None) -> tuple[tuple, bool]:
-        p = self.policy
-        obs, batched = p.prepare_observation(observation)
-        n = len(obs["instruction"])
-        ids, text_mask = p.backbone.tokenize(obs["instruction"])
-        if self.levers.onnx:  # one exported graph per batch size: pad the text to the full budget
-            width = p.backbone.max_text_len
-            ids = torch.cat([ids, ids.new_full((n, width - ids.shape[1]), p.backbone.tokenizer.pad_id)], 1)
-            text_mask = torch.cat([text_mask, text_mask.new_zeros((n, width - text_mask.shape[1]))], 1)
-        noise = None
-        if self.flow:
-            shape = (n, self.config.chunk_len, self.config.action_dim)
-            noise = p.initial_noise(n) if generator is None else torch.randn(shape, generator=generator)
-            noise = noise.contiguous()
-        state = obs["state"].to(torch.float32)
-        return (obs["images"], obs["image_mask"], ids, text_mask, state, obs["state_mask"], noise), batched
-
     # ---- running ------------------------------------------------------------------------------
     @torch.no_grad()
-    def predict_chunk(self, observation: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
-        args, batched = self._inputs(observation, generator)
+    def predict_checked(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
+        # onnx: one exported graph per batch size, so the text is padded to the full budget
+        text_len = self.policy.backbone.max_text_len if self.levers.onnx else None
+        args = self.policy.chunk_inputs(batch, generator, text_len=text_len)
         if self.levers.onnx:
             chunk = self._run_onnx(args)
         else:
             chunk = self._run_torch(args).float().cpu().numpy()
         if self._reference is not None:
             self._check(args, chunk)
-        return chunk if batched else chunk[0]
+        return chunk
 
     def _run_torch(self, args: tuple) -> torch.Tensor:
         fn = self.graph
@@ -178,7 +159,7 @@ class LeveredPolicy:
 
     def _check(self, args: tuple, chunk: np.ndarray) -> None:
         """compile / onnx: the first chunk must equal the eager chunk within CHECK_TOL (normalized units)."""
-        ref = ChunkGraph(self._reference)(*args).float().cpu().numpy()
+        ref = self._reference.chunk(*args).float().cpu().numpy()
         scale = self.policy.normalizer.action_scale.cpu().numpy()
         err = float(np.abs((chunk - ref) / scale).max())
         tol = max(CHECK_TOL[k] for k in ("compile", "onnx") if getattr(self.levers, k))
@@ -263,15 +244,10 @@ def apply_levers(policy: Policy, levers: Sequence[str]) -> Policy | LeveredPolic
         base.backbone.keep_visual = cfg.keep_visual
         if reference is not None:
             reference.backbone.keep_visual = cfg.keep_visual
-    if cfg.cache:
-        if hasattr(base.head, "cache_memory"):
-            from egovla.model.heads.cached import check_decoder
-
-            check_decoder(base.head.decoder)
-            base.head.cache_memory = True
-            if reference is not None:
-                reference.head.cache_memory = True
-        # regression head: one pass per chunk, nothing is recomputed; the lever changes nothing
+    if cfg.cache:  # a head that repeats nothing within a chunk (regression) has nothing to cache
+        base.head.set_cache(True)
+        if reference is not None:
+            reference.head.set_cache(True)
     if cfg.int8:
         with warnings.catch_warnings():  # "quantized tensor creation functions are deprecated"
             warnings.simplefilter("ignore")

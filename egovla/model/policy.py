@@ -21,17 +21,18 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from egovla import spaces
-from egovla.data.contract import ContractError, fill_default_masks, validate_observation
+from egovla.data.sample import check_targets
 from egovla.model.backbones import build_backbone, save_backbone_spec
 from egovla.model.config import PolicyConfig
-from egovla.model.heads.base import HeadInputs
+from egovla.model.heads.base import ActionHead, HeadInputs
 from egovla.model.heads.flow import FlowHead
 from egovla.model.heads.regression import RegressionHead
 from egovla.model.normalize import Normalizer
 from egovla.model.proprio import ProprioEncoder
+from egovla.observation import ObservationSpec, is_batched
 
 FORMAT = "egovla-policy/1"
-HEADS = {"regression": RegressionHead, "flow": FlowHead}
+HEADS: dict[str, type[ActionHead]] = {"regression": RegressionHead, "flow": FlowHead}
 
 
 def loss_weights(cfg: PolicyConfig) -> torch.Tensor:
@@ -43,7 +44,35 @@ def loss_weights(cfg: PolicyConfig) -> torch.Tensor:
     return torch.from_numpy(spaces.group_weights(weights)).float()
 
 
-class Policy(nn.Module):
+def _tensor(x: Any) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+
+
+class ChunkPredictor:
+    """`predict_chunk(observation)`: check once against `observation_spec`, then `predict_checked`.
+    Shared by the Policy and the policies with inference levers (`egovla.model.levers`)."""
+
+    observation_spec: ObservationSpec
+
+    def predict_chunk(self, observation: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
+        """One observation (unbatched) -> (H, D) chunk; a batched observation -> (B, H, D).
+
+        Without a `generator`, every row starts a noise-drawing head (flow) from the same seeded noise
+        (`config.sample_seed`), so a batched call returns what one call per observation would.
+        """
+        batched = is_batched(observation)
+        obs = self.observation_spec.check(observation)
+        if not batched:
+            obs = {k: v if k == "instruction" else v[None] for k, v in obs.items()}
+            obs["instruction"] = [obs["instruction"]]
+        chunk = self.predict_checked(obs, generator)
+        return chunk if batched else chunk[0]
+
+    def predict_checked(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Policy(ChunkPredictor, nn.Module):
     def __init__(self, config: PolicyConfig, stats: dict | None = None, backbone_spec_dir: Path | None = None):
         super().__init__()
         if config.head.kind not in HEADS:
@@ -54,7 +83,7 @@ class Policy(nn.Module):
         self.queries = nn.Parameter(torch.randn(config.n_queries, hidden) * 0.02)
         self.context_proj = nn.Linear(hidden, width)
         self.proprio = ProprioEncoder(config.state_dim, width)
-        self.head = HEADS[config.head.kind](
+        self.head: ActionHead = HEADS[config.head.kind](
             config.head, config.n_queries, config.chunk_len, config.action_dim, loss_weights(config)
         )
         self.normalizer = Normalizer(stats, {"state": config.state_dim, "action": config.action_dim}, config.norm_mode)
@@ -62,6 +91,12 @@ class Policy(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.queries.device
+
+    @property
+    def observation_spec(self) -> ObservationSpec:
+        tokenizer = self.backbone.tokenizer
+        return ObservationSpec(self.config.image_shape, self.config.state_dim, self.backbone.max_text_len,
+                               count_tokens=lambda text: len(tokenizer.encode(text)))
 
     # ---- the shared trunk -------------------------------------------------------------------
     def features(self, batch: dict[str, Any]) -> HeadInputs:
@@ -80,63 +115,48 @@ class Policy(nn.Module):
         ctx = self.context_proj(states.float())
         return HeadInputs(context=ctx, context_mask=mask, queries=ctx[:, -self.config.n_queries :], proprio=proprio)
 
-    def _check(self, batch: dict[str, Any], where: str) -> dict[str, Any]:
-        validate_observation(
-            batch, image_shape=self.config.image_shape, state_dim=self.config.state_dim, batched=True, where=where
-        )
-        return fill_default_masks(dict(batch), batched=True)
-
     # ---- training -----------------------------------------------------------------------------
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        batch = self._check(batch, "batch")
-        for key in ("action", "action_mask"):
-            if key not in batch:
-                raise ContractError(f"batch: missing key {key!r} needed for training; has {sorted(batch)}")
-        want = (self.config.chunk_len, self.config.action_dim)
-        if tuple(batch["action"].shape[1:]) != want:
-            raise ContractError(f"batch: 'action' has shape {tuple(batch['action'].shape[1:])} per sample, the policy expects {want}")
-        mask = batch["action_mask"].to(self.device)
-        action = batch["action"].to(self.device, torch.float32)
+        obs = self.observation_spec.check(batch)
+        if not is_batched(batch):
+            raise ValueError("forward takes a batch (collated samples); use predict_chunk for one observation")
+        check_targets(batch, lead=(len(obs["instruction"]),), shape=(self.config.chunk_len, self.config.action_dim),
+                      where="batch")
+        obs = {k: v if k == "instruction" else _tensor(v) for k, v in obs.items()}
+        mask = _tensor(batch["action_mask"]).to(self.device)
+        action = _tensor(batch["action"]).to(self.device, torch.float32)
         action = torch.where(mask, action, torch.zeros_like(action))  # padded targets may hold NaN
         target = self.normalizer.normalize("action", action)
-        loss, metrics = self.head.loss(self.features(batch), target, mask)
+        loss, metrics = self.head.loss(self.features(obs), target, mask)
         return loss, {"loss": loss.item(), **metrics}
 
     # ---- inference ----------------------------------------------------------------------------
+    def chunk_inputs(self, batch: dict[str, Any], generator: torch.Generator | None = None,
+                     text_len: int | None = None) -> tuple:
+        """A checked batch -> the tensors of `chunk`: (images, image_mask, ids, text_mask, state, state_mask,
+        noise). `text_len` pads the tokens to a fixed width (one exported graph per batch size)."""
+        ids, text_mask = self.backbone.tokenize(list(batch["instruction"]))
+        if text_len is not None and ids.shape[1] < text_len:
+            n, pad = ids.shape[0], text_len - ids.shape[1]
+            ids = torch.cat([ids, ids.new_full((n, pad), self.backbone.tokenizer.pad_id)], 1)
+            text_mask = torch.cat([text_mask, text_mask.new_zeros((n, pad))], 1)
+        noise = self.head.initial_noise(ids.shape[0], generator=generator, seed=self.config.sample_seed)
+        noise = None if noise is None else noise.contiguous()
+        return (_tensor(batch["images"]), _tensor(batch["image_mask"]), ids, text_mask,
+                _tensor(batch["state"]).to(torch.float32), _tensor(batch["state_mask"]), noise)
+
+    def chunk(self, images, image_mask, ids, text_mask, state, state_mask, noise=None) -> torch.Tensor:
+        """The chunk computation, from tensors only (traceable; what the compile and onnx levers take):
+        (B, H, D) unnormalized actions."""
+        suffix = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
+        states, mask, _ = self.backbone.encode_tokens(images, image_mask, ids, text_mask, suffix)
+        chunk = self.head.sample(self.head_inputs(states, mask, state, state_mask), noise=noise)
+        return self.normalizer.unnormalize("action", chunk.float())
+
     @torch.no_grad()
-    def predict_chunk(self, observation: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
-        """One observation (unbatched) -> (H, D) chunk; a batched observation -> (B, H, D).
-
-        Without a `generator`, every row starts the flow head from the same seeded noise
-        (`config.sample_seed`), so a batched call returns what one call per observation would.
-        """
-        obs, batched = self.prepare_observation(observation)
-        flow_noise = generator is None and self.config.head.kind == "flow"  # the regression head draws none
-        noise = self.initial_noise(len(obs["instruction"])) if flow_noise else None
-        chunk = self.head.sample(self.features(obs), generator=generator, noise=noise)
-        chunk = self.normalizer.unnormalize("action", chunk.float()).cpu().numpy()
-        return chunk if batched else chunk[0]
-
-    def prepare_observation(self, observation: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Validate an observation and batch it: (batched observation with default masks, was it batched)."""
-        images = observation.get("images")
-        batched = hasattr(images, "shape") and len(images.shape) == 6
-        validate_observation(observation, image_shape=self.config.image_shape, state_dim=self.config.state_dim,
-                             batched=batched, where="observation")
-        obs = {}
-        for key, value in observation.items():
-            if key == "instruction":
-                obs[key] = list(value) if batched else [value]
-            else:
-                t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-                obs[key] = t if batched else t.unsqueeze(0)
-        return fill_default_masks(obs, batched=True), batched
-
-    def initial_noise(self, batch_size: int) -> torch.Tensor:
-        """The flow head's seeded initial noise (`config.sample_seed`), the same for every row: (B, H, D)."""
-        seeded = torch.Generator().manual_seed(self.config.sample_seed)
-        shape = (self.config.chunk_len, self.config.action_dim)
-        return torch.randn(shape, generator=seeded).expand(batch_size, *shape)
+    def predict_checked(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:
+        """A batch already checked against `observation_spec` -> (B, H, D) chunk, without checking again."""
+        return self.chunk(*self.chunk_inputs(batch, generator)).float().cpu().numpy()
 
     # ---- persistence --------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:

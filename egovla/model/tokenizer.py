@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from egovla.observation import ObservationError
 
-class ContextTooLongError(ValueError):
+
+class ContextTooLongError(ObservationError):
     """An instruction needs more text tokens than the backbone's context allows."""
 
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from egovla.observation import history_offsets, resize_frames
+
 
 class FrameHistory:
     def __init__(self, cameras: Sequence[str], history_s: Sequence[float], fps: float, size: tuple[int, int],
@@ -24,9 +26,7 @@ class FrameHistory:
         if fps <= 0:
             raise ValueError(f"fps: expected > 0, got {fps}")
         self.cameras = list(cameras)
-        self.offsets = np.array([round(h * fps) for h in history_s], dtype=int)
-        if (self.offsets > 0).any():
-            raise ValueError(f"history_s: offsets must be <= 0 (the past), got {list(history_s)}")
+        self.offsets = history_offsets(history_s, fps)
         self.size = tuple(size)
         self.n_views = n_views or len(self.cameras)
         if self.n_views < len(self.cameras):
@@ -48,8 +48,6 @@ class FrameHistory:
 
     def push(self, images: Mapping[str, np.ndarray]) -> None:
         """One control step's views {camera: (H, W, 3) uint8}, any resolution."""
-        from egovla.data.windows import resize_frames
-
         missing = [c for c in self.cameras if c not in images]
         if missing:
             raise KeyError(f"images: missing camera(s) {missing}; have {sorted(images)}")

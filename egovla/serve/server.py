@@ -40,7 +40,8 @@ from websockets.exceptions import ConnectionClosed
 
 from egovla.serve.batcher import Batcher
 from egovla.serve.protocol import ProtocolError, pack, unpack
-from egovla.serve.served import ObservationError, ServedPolicy
+from egovla.observation import ObservationError
+from egovla.serve.served import ServedPolicy
 
 log = logging.getLogger("egovla.serve")
 HARD_CAP_FACTOR = 4

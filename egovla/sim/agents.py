@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egovla.observation import history_offsets
 from egovla.runs import load_run
 from egovla.serve.history import FrameHistory
 from egovla.sim.embodiment import INDEX, THUMB, WRIST_POS, WRIST_ROT
@@ -61,7 +62,7 @@ class PolicyAgent(_HistoryAgent):
         cfg = self.policy.config
         self.cameras = list(info.cameras) if info.cameras else None
         self.history_s = info.history_s
-        self.offsets = np.array([round(h * fps) for h in info.history_s], dtype=int)
+        self.offsets = history_offsets(info.history_s, fps)
         self.hw = (cfg.image_height, cfg.image_width)
         self.n_views = cfg.n_views
 

@@ -2,7 +2,7 @@
 
 The policy contract: `policy(batch) -> (loss scalar tensor, metrics dict[str, float])`,
 `policy.save_pretrained(folder)` writing `model.safetensors` (loaded back strictly on resume).
-The dataset is map-style and yields sample dicts (see egovla.data.contract); it is batched with
+The dataset is map-style and yields sample dicts (see egovla.data.sample); it is batched with
 `collate` in a DataLoader driven by our own sharded sampler — never through `accelerator.prepare`,
 whose RNG synchronisation would break exact resume.
 """
@@ -25,7 +25,7 @@ from accelerate.utils import DistributedDataParallelKwargs
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 from egovla.train import checkpoint as ckpt
 from egovla.train.config import TrainConfig, check_resume_compatible, resolve_precision
 from egovla.train.distributed import comm_for, gather_checksums, mean_across, state_checksum

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from torch.utils.data import DataLoader
 
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 from egovla.data.lerobot.format import vector_feature, video_feature
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.lerobot.video import FrameReader, VideoEncoder

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from egovla import spaces
-from egovla.data.contract import validate_sample
+from egovla.data.sample import validate_sample
 from egovla.data.synthetic import COLOURS, DEPTH, SyntheticDataset, back_project
 
 

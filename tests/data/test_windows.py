@@ -7,7 +7,7 @@ import pytest
 from factory import GRIPPER_NAMES, psnr, write_dataset
 
 from egovla import spaces
-from egovla.data.contract import validate_sample
+from egovla.data.sample import validate_sample
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.windows import EGOVLA_HISTORY, SpaceMap, WindowConfig, WindowDataset
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from egovla.data.contract import collate
+from egovla.data.sample import collate
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticDataset
 from egovla.model.levers import apply_levers

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from egovla.data.contract import ContractError, collate
+from egovla.data.sample import collate
+from egovla.observation import ObservationError
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticDataset
 from egovla.model.config import HeadConfig
 from egovla.model.levers import LeveredPolicy, apply_levers, parse_levers
 from egovla.model.policy import Policy
-from egovla.model.tokenizer import ContextTooLongError
 from test_policy import CHUNK, obs_of, tiny_config
 
 # int8 / half precision: max |error| over a chunk in normalized units. Measured on these random tiny
@@ -83,11 +83,11 @@ def test_no_levers_is_the_policy_itself_and_levers_leave_it_alone(data, stats):
 def test_levered_policy_keeps_the_validation_errors(data, stats):
     fast = apply_levers(make_policy("regression", stats), ["cache"])
     obs = obs_of(data[0])
-    with pytest.raises(ContractError, match=r"'images' has shape .*expects \(1, 1, 3, 32, 32\)"):
+    with pytest.raises(ObservationError, match=r"'images': shape \[1, 1, 3, 16, 32\] per observation, the policy expects \[1, 1, 3, 32, 32\]"):
         fast.predict_chunk({**obs, "images": obs["images"][..., :16, :]})
-    with pytest.raises(ContractError, match="missing key.*'state'"):
+    with pytest.raises(ObservationError, match=r"missing key\(s\) \['state'\]"):
         fast.predict_chunk({k: v for k, v in obs.items() if k != "state"})
-    with pytest.raises(ContextTooLongError, match="allows 48"):
+    with pytest.raises(ObservationError, match="allows 48"):
         fast.predict_chunk({**obs, "instruction": "pick up the red block " * 10})
 
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from egovla import spaces
-from egovla.data.contract import ContractError, collate
+from egovla.data.sample import collate
+from egovla.observation import ObservationError
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticDataset
 from egovla.model.backbone import BackboneConfig
 from egovla.model.config import HeadConfig, PolicyConfig
 from egovla.model.policy import Policy
-from egovla.model.tokenizer import ContextTooLongError
 
 CHUNK = 6
 
@@ -97,8 +97,8 @@ def test_save_and_load_predict_bit_identical_chunks(head, data, stats, tmp_path)
 def test_flow_head_runs_the_backbone_once_per_chunk(data, stats):
     policy = make_policy("flow", stats).eval()
     calls = []
-    original = policy.backbone.encode
-    policy.backbone.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    original = policy.backbone.encode_tokens
+    policy.backbone.encode_tokens = lambda *a, **k: calls.append(1) or original(*a, **k)
     policy.predict_chunk(obs_of(data[0]))
     assert policy.config.head.flow_steps == 3 and len(calls) == 1
 
@@ -136,7 +136,7 @@ def test_wrong_image_shape_is_named(data, stats):
     policy = make_policy("regression", stats)
     obs = obs_of(data[0])
     obs["images"] = obs["images"][..., :16, :]
-    with pytest.raises(ContractError, match=r"'images' has shape .*expects \(1, 1, 3, 32, 32\)"):
+    with pytest.raises(ObservationError, match=r"'images': shape \[1, 1, 3, 16, 32\] per observation, the policy expects \[1, 1, 3, 32, 32\]"):
         policy.predict_chunk(obs)
 
 
@@ -144,11 +144,11 @@ def test_missing_key_is_named(data, stats):
     policy = make_policy("regression", stats)
     obs = obs_of(data[0])
     del obs["state"]
-    with pytest.raises(ContractError, match="missing key.*'state'"):
+    with pytest.raises(ObservationError, match=r"missing key\(s\) \['state'\]"):
         policy.predict_chunk(obs)
     batch = collate([data[0]])
     del batch["action_mask"]
-    with pytest.raises(ContractError, match="action_mask"):
+    with pytest.raises(ObservationError, match="missing key.*'action_mask'.*needed for training"):
         policy(batch)
 
 
@@ -157,7 +157,7 @@ def test_nan_in_state_is_refused(data, stats):
     obs = obs_of(data[0])
     obs["state"] = obs["state"].copy()
     obs["state"][5] = np.nan
-    with pytest.raises(ContractError, match=r"'state' contains NaN.*\[5\]"):
+    with pytest.raises(ObservationError, match=r"'state': 1 non-finite value\(s\), at \[\[5\]\]"):
         policy.predict_chunk(obs)
 
 
@@ -165,7 +165,7 @@ def test_instruction_longer_than_the_context_is_refused(data, stats):
     policy = make_policy("regression", stats)
     obs = obs_of(data[0])
     obs["instruction"] = "pick up the red block " * 10
-    with pytest.raises(ContextTooLongError, match=r"instruction is \d+ tokens long.*allows 48"):
+    with pytest.raises(ObservationError, match=r"'instruction': \d+ tokens, .*allows 48"):
         policy.predict_chunk(obs)
 
 

@@ -54,5 +54,5 @@ def test_errors():
         FrameHistory(["a", "b"], [0.0], fps=10, size=(8, 8)).push({"a": frame(0)})
     with pytest.raises(RuntimeError, match="before any frame"):
         FrameHistory(["a"], [0.0], fps=10, size=(8, 8)).observation("x", np.zeros(4))
-    with pytest.raises(ValueError, match="offsets must be <= 0"):
+    with pytest.raises(ValueError, match="history offsets must be seconds <= 0"):
         FrameHistory(["a"], [0.5], fps=10, size=(8, 8))

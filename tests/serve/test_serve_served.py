@@ -7,7 +7,8 @@ import pytest
 from _serve_toys import CHUNK, make_obs, tiny_policy, write_run
 
 from egovla import spaces
-from egovla.serve.served import ObservationError, ServedPolicy
+from egovla.observation import ObservationError
+from egovla.serve.served import ServedPolicy
 
 
 def test_metadata_names_what_the_robot_must_send(served):
@@ -33,15 +34,15 @@ def test_a_valid_observation_passes_with_default_masks_and_its_id(served):
 @pytest.mark.parametrize("change, error", [
     (lambda o: o.pop("images"), r"missing key\(s\) \['images'\]"),
     (lambda o: o.update(camera=np.zeros(3)), r"unknown key\(s\) \['camera'\]"),
-    (lambda o: o.update(images=o["images"][..., :16]), r"'images': expected shape \[1, 1, 3, 32, 32\], got \[1, 1, 3, 32, 16\]"),
-    (lambda o: o.update(images=o["images"].astype(np.float32)), r"'images': expected dtype kind 'u', got float32"),
+    (lambda o: o.update(images=o["images"][..., :16]), r"'images': shape \[1, 1, 3, 32, 16\] per observation, the policy expects \[1, 1, 3, 32, 32\]"),
+    (lambda o: o.update(images=o["images"].astype(np.float32)), r"'images': expected dtype uint8, got float32"),
     (lambda o: o.update(images=o["images"].astype(np.uint16)), r"'images': expected dtype uint8, got uint16"),
-    (lambda o: o.update(images=[[1, 2]]), r"'images': expected an array of shape .*, got list"),
+    (lambda o: o.update(images=[[1, 2]]), r"'images': expected an array of shape \(1, 1, 3, 32, 32\), got list"),
     (lambda o: o.update(state=np.full(48, np.nan, np.float32)), r"'state': 48 non-finite value"),
-    (lambda o: o.update(state=np.zeros(47, np.float32)), r"'state': expected shape \[48\], got \[47\]"),
-    (lambda o: o.update(state=np.zeros(48, np.int32)), r"'state': expected dtype kind 'f'"),
-    (lambda o: o.update(state_mask=np.ones(48, np.float32)), r"'state_mask': expected dtype kind 'b'"),
-    (lambda o: o.update(image_mask=np.ones((2, 1), bool)), r"'image_mask': expected shape \[1, 1\]"),
+    (lambda o: o.update(state=np.zeros(47, np.float32)), r"'state': expected shape \(48\), got \[47\]"),
+    (lambda o: o.update(state=np.zeros(48, np.int32)), r"'state': expected dtype float, got int32"),
+    (lambda o: o.update(state_mask=np.ones(48, np.float32)), r"'state_mask': expected dtype bool, got float32"),
+    (lambda o: o.update(image_mask=np.ones((2, 1), bool)), r"'image_mask': expected shape \(1, 1\), got \[2, 1\]"),
     (lambda o: o.update(instruction=3), r"'instruction': expected a string, got int"),
     (lambda o: o.update(instruction="x" * 200), r"'instruction': .*(text tokens|context)"),
     (lambda o: o.update(prompt="both"), r"give 'instruction' or 'prompt', not both"),

@@ -82,7 +82,7 @@ def test_sixteen_robots_each_get_their_own_replies_batched(served):
 
 def test_an_error_reply_names_the_problem_and_the_connection_stays_usable(served):
     with ServerThread(served, ServerConfig(port=0)) as srv, PolicyClient(srv.url) as client:
-        with pytest.raises(ServerError, match=r"request 5: bad observation: 'state': expected shape \[48\], got \[3\]"):
+        with pytest.raises(ServerError, match=r"request 5: bad observation: 'state': expected shape \(48\), got \[3\]"):
             client.infer({**make_obs(0), "state": np.zeros(3, np.float32), "id": 5})
         with pytest.raises(ServerError, match="bad observation: missing key"):
             client.infer({"images": make_obs(0)["images"]})
@@ -194,3 +194,13 @@ def test_shutdown_answers_requests_already_taken_then_closes(served):
     assert closed.value.rcvd.code == 1001  # going away
     with pytest.raises(ConnectionError):
         PolicyClient(srv.url, connect_timeout_s=1)
+
+
+def test_a_served_request_is_checked_once(served, monkeypatch):
+    import egovla.observation as observation
+
+    calls, check = [], observation.check_observation
+    monkeypatch.setattr(observation, "check_observation", lambda obs, spec=None: calls.append(1) or check(obs, spec))
+    with ServerThread(served, ServerConfig(port=0)) as srv, PolicyClient(srv.url) as client:
+        assert client.infer(make_obs(0))["actions"].shape == (CHUNK, 48)
+    assert len(calls) == 1  # by the server on arrival; the forward pass does not check it again

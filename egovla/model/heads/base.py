@@ -1,7 +1,16 @@
-"""What every action head sees, and the masked, weighted loss they share.
+"""The action-head protocol, what every head sees, and the masked, weighted loss they share.
 
-Heads have one interface: `loss(inputs, target, mask) -> (loss, metrics)` and
-`sample(inputs) -> chunk`, all in normalized action space; the Policy (un)normalizes.
+Every head is an `ActionHead`, all in normalized action space (the Policy (un)normalizes):
+
+- `loss(inputs, target, mask) -> (loss, metrics)` for training;
+- `initial_noise(batch, generator=None, seed=0)`: what `sample` starts from, or None for a head
+  that draws none (regression); without a generator, every row gets the same seeded noise, so a
+  batched call predicts what one call per observation would;
+- `sample(inputs, noise) -> (B, H, D)`: the chunk;
+- `set_cache(on) -> bool`: per-chunk caching of work repeated inside `sample` (the `cache` lever);
+  False when the head repeats nothing.
+
+The Policy and the inference levers only go through these, never through a head's kind.
 """
 
 from __future__ import annotations
@@ -26,6 +35,22 @@ class HeadInputs:
         seq = torch.cat([self.context, self.proprio], dim=1)
         valid = torch.cat([self.context_mask, torch.ones(self.proprio.shape[:2], dtype=torch.bool, device=seq.device)], 1)
         return seq, ~valid
+
+
+class ActionHead(nn.Module):
+    """Base class of the heads; subclasses implement `loss` and `sample`."""
+
+    def loss(self, f: HeadInputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def sample(self, f: HeadInputs, noise: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def initial_noise(self, batch: int, generator: torch.Generator | None = None, seed: int = 0) -> torch.Tensor | None:
+        return None
+
+    def set_cache(self, on: bool) -> bool:
+        return False
 
 
 def masked_weighted_mse(

@@ -14,7 +14,7 @@ from torch import nn
 
 from egovla.model.config import HeadConfig
 from egovla.model.heads import cached
-from egovla.model.heads.base import HeadInputs, masked_weighted_mse, transformer
+from egovla.model.heads.base import ActionHead, HeadInputs, masked_weighted_mse, transformer
 
 
 def time_embedding(t: torch.Tensor, width: int) -> torch.Tensor:
@@ -25,7 +25,7 @@ def time_embedding(t: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-class FlowHead(nn.Module):
+class FlowHead(ActionHead):
     def __init__(self, cfg: HeadConfig, n_queries: int, chunk_len: int, action_dim: int, weights: torch.Tensor):
         super().__init__()
         self.width, self.chunk_len, self.action_dim, self.steps = cfg.width, chunk_len, action_dim, cfg.flow_steps
@@ -65,13 +65,25 @@ class FlowHead(nn.Module):
         loss = masked_weighted_mse(v, noise - target, mask, self.weights)
         return loss, {"velocity_mse": masked_weighted_mse(v.detach(), noise - target, mask, torch.ones_like(self.weights)).item()}
 
-    def sample(self, f: HeadInputs, generator: torch.Generator | None = None,
-               noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Integrate from `noise` (B, H, D) if given, else from noise drawn with `generator`."""
+    def initial_noise(self, batch: int, generator: torch.Generator | None = None, seed: int = 0) -> torch.Tensor:
+        """(B, H, D) standard normal noise: from `generator`, or (None) the same seeded draw for every row."""
+        shape = (self.chunk_len, self.action_dim)
+        if generator is not None:
+            return torch.randn(batch, *shape, generator=generator)
+        return torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(batch, *shape)
+
+    def set_cache(self, on: bool) -> bool:
+        if on:
+            cached.check_decoder(self.decoder)
+        self.cache_memory = bool(on)
+        return True
+
+    def sample(self, f: HeadInputs, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Integrate from `noise` (B, H, D) (default: `initial_noise(B)`) to t = 0."""
         b = f.queries.shape[0]
         memory, pad = self._memory(f)
         if noise is None:
-            noise = torch.randn(b, self.chunk_len, self.action_dim, generator=generator, device="cpu")
+            noise = self.initial_noise(b)
         x = noise.to(memory.device, torch.float32)  # the integrated state stays float32 (half-precision levers)
         cache = cached.precompute(self.decoder, memory, pad) if self.cache_memory and not self.training else None
         dt = 1.0 / self.steps

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from egovla.model.config import HeadConfig
-from egovla.model.heads.base import HeadInputs, masked_weighted_mse, transformer
+from egovla.model.heads.base import ActionHead, HeadInputs, masked_weighted_mse, transformer
 
 
-class RegressionHead(nn.Module):
+class RegressionHead(ActionHead):
     def __init__(self, cfg: HeadConfig, n_queries: int, chunk_len: int, action_dim: int, weights: torch.Tensor):
         super().__init__()
         self.resample = nn.Linear(n_queries, chunk_len)
@@ -37,6 +37,5 @@ class RegressionHead(nn.Module):
         loss = masked_weighted_mse(pred, target, mask, self.weights)
         return loss, {"mse": masked_weighted_mse(pred.detach(), target, mask, torch.ones_like(self.weights)).item()}
 
-    def sample(self, f: HeadInputs, generator: torch.Generator | None = None,
-               noise: torch.Tensor | None = None) -> torch.Tensor:
-        return self.predict(f)
+    def sample(self, f: HeadInputs, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.predict(f)  # one pass, no noise, nothing to cache
