@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egovla.serve.client import AsyncPolicyClient
+from egovla.client.client import AsyncPolicyClient
 from egovla.client.link import Link
 
 

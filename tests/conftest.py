@@ -32,3 +32,20 @@ def _seeded_global_rngs():
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny random policy saved as a run folder, as `egovla train` leaves one (see helpers.policies)."""
+    from helpers.policies import tiny_policy, write_run
+
+    return write_run(tmp_path_factory.mktemp("serve") / "run", tiny_policy())
+
+
+@pytest.fixture(scope="session")
+def served(tiny_run):
+    """That run as the policy server holds it."""
+    from egovla.serve.served import ServedPolicy
+
+    torch.set_num_threads(1)
+    return ServedPolicy.from_run(tiny_run)

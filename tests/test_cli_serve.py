@@ -9,15 +9,13 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "serve"))
-from _serve_toys import CHUNK, make_obs, tiny_policy, write_run  # noqa: E402
+from helpers.policies import CHUNK, make_obs, tiny_policy, write_run
 
-from egovla.cli import main  # noqa: E402
-from egovla.serve.client import AuthError, PolicyClient  # noqa: E402
+from egovla.cli import main
+from egovla.client.client import AuthError, PolicyClient
 
 
 def _first_line(proc: subprocess.Popen, timeout: float) -> str:

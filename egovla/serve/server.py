@@ -39,7 +39,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from egovla.serve.batcher import Batcher
-from egovla.serve.protocol import ProtocolError, pack, unpack
+from egovla.client.protocol import ProtocolError, pack, unpack
 from egovla.observation import ObservationError
 from egovla.serve.served import ServedPolicy
 

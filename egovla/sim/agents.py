@@ -14,7 +14,7 @@ import numpy as np
 
 from egovla.observation import history_offsets
 from egovla.runs import load_run
-from egovla.serve.history import FrameHistory
+from egovla.client.history import FrameHistory
 from egovla.sim.embodiment import INDEX, THUMB, WRIST_POS, WRIST_ROT
 from egovla.sim.metaworld_env import MetaWorldEnv
 
@@ -78,7 +78,7 @@ class RemoteAgent(_HistoryAgent):
     server's metadata. Its chunks equal those of `PolicyAgent` on the same run folder."""
 
     def __init__(self, url: str, fps: float, token: str | None = None):
-        from egovla.serve.client import PolicyClient
+        from egovla.client.client import PolicyClient
 
         super().__init__(fps)
         self.client = PolicyClient(url, token=token)

@@ -3,7 +3,7 @@
 Episode e of a task runs on seed `seed + e // LAYOUTS`, layout `e % LAYOUTS` (as in collection), so
 evaluating from seed 1000 while collecting from seed 0 keeps the layouts disjoint. Each chunk is
 executed `execute` steps before the agent is asked again; with `ensemble_w` set, every prediction is
-kept and overlapping chunks are averaged (see `egovla.sim.ensemble`). An episode ends at its first
+kept and overlapping chunks are averaged (see `egovla.client.ensemble`). An episode ends at its first
 success or after `max_steps`.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from egovla.sim.collect import episode_groups, map_units
-from egovla.sim.ensemble import TemporalEnsemble
+from egovla.client.ensemble import TemporalEnsemble
 from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
 
 ORACLE = "oracle"

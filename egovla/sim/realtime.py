@@ -8,7 +8,7 @@ action and steps the simulator; the world does not wait for the network. Two way
   have no fresh action; the new chunk then runs from its first target.
 - `async`: at the same point the robot sends the request and keeps executing what it has; the
   reply is aligned with the time of its observation and merged into the queue
-  (`egovla.serve.scheduler.ActionScheduler`). Steps with nothing queued hold (or extrapolate).
+  (`egovla.client.scheduler.ActionScheduler`). Steps with nothing queued hold (or extrapolate).
 
 The clock (`egovla.client.clock`) is the wall clock by default (benchmarks: real waiting, real
 network delays) or a `VirtualClock`, on which the link's delays and a modelled inference time
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from egovla.client.clock import WallClock
-from egovla.serve.history import FrameHistory
-from egovla.serve.scheduler import ActionScheduler
+from egovla.client.history import FrameHistory
+from egovla.client.scheduler import ActionScheduler
 from egovla.sim.metaworld_env import MetaWorldEnv
 
 MODES = ("sync", "async")
@@ -112,7 +112,7 @@ async def control_episode(env: MetaWorldEnv, client, layout: int, cfg: ControlCo
 
 async def _run(url: str, tasks, episodes: int, seed: int, cfg: ControlConfig, env_config, clock,
                token) -> list[dict]:
-    from egovla.serve.client import AsyncPolicyClient
+    from egovla.client.client import AsyncPolicyClient
     from egovla.sim.collect import episode_groups
 
     client = await AsyncPolicyClient.connect(url, token=token, link=clock.client_link())

@@ -9,13 +9,13 @@ from __future__ import annotations
 import msgpack
 import numpy as np
 import pytest
-from _serve_toys import CHUNK, make_obs
+from helpers.policies import CHUNK, make_obs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from egovla.serve.client import PolicyClient
-from egovla.serve.protocol import pack, unpack
+from egovla.client.client import PolicyClient
+from egovla.client.protocol import pack, unpack
 from egovla.serve.server import ServerConfig, ServerThread
 
 LIMIT = 40_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _serve_toys import CHUNK, make_obs, tiny_policy, write_run
+from helpers.policies import CHUNK, make_obs, tiny_policy, write_run
 
 from egovla import spaces
 from egovla.observation import ObservationError

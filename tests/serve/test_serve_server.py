@@ -11,12 +11,12 @@ import urllib.request
 
 import numpy as np
 import pytest
-from _serve_toys import CHUNK, make_obs
+from helpers.policies import CHUNK, make_obs
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from egovla.serve.client import AsyncPolicyClient, AuthError, PolicyClient, ServerError
-from egovla.serve.protocol import pack, unpack
+from egovla.client.client import AsyncPolicyClient, AuthError, PolicyClient, ServerError
+from egovla.client.protocol import pack, unpack
 from egovla.serve.served import ServedPolicy
 from egovla.serve.server import ServerConfig, ServerThread
 

@@ -4,24 +4,21 @@ real time with network latency, asynchronous scheduling keeps more control steps
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-from _serve_toys import tiny_policy, write_run  # noqa: E402
+from helpers.policies import tiny_policy, write_run
 
-from egovla.client.clock import VirtualClock  # noqa: E402
-from egovla.client.link import Link  # noqa: E402
-from egovla.serve.served import ServedPolicy  # noqa: E402
-from egovla.serve.server import ServerConfig, ServerThread  # noqa: E402
-from egovla.sim.agents import PolicyAgent, RemoteAgent  # noqa: E402
-from egovla.sim.evaluate import EvalConfig, evaluate  # noqa: E402
-from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv  # noqa: E402
-from egovla.sim.realtime import ControlConfig, run_control  # noqa: E402
+from egovla.client.clock import VirtualClock
+from egovla.client.link import Link
+from egovla.serve.served import ServedPolicy
+from egovla.serve.server import ServerConfig, ServerThread
+from egovla.sim.agents import PolicyAgent, RemoteAgent
+from egovla.sim.evaluate import EvalConfig, evaluate
+from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
+from egovla.sim.realtime import ControlConfig, run_control
 
 ENV = EnvConfig(size=32)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from openpi_client import msgpack_numpy
 
-from egovla.serve.protocol import ProtocolError, pack, unpack
+from egovla.client.protocol import ProtocolError, pack, unpack
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int64", "float32", "float64", "bool", "complex64", ">i4"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egovla.serve.scheduler import ActionScheduler
+from egovla.client.scheduler import ActionScheduler
 
 
 def chunk(start: float, n: int = 6, d: int = 2) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from egovla.sim.ensemble import TemporalEnsemble
+from egovla.client.ensemble import TemporalEnsemble
 
 MERGES = ("ensemble", "replace")
 LATE = ("hold", "extrapolate")

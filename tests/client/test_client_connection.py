@@ -9,10 +9,10 @@ import threading
 
 import numpy as np
 import pytest
-from _serve_toys import CHUNK, make_obs
+from helpers.policies import CHUNK, make_obs
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
-from egovla.serve.client import AsyncPolicyClient, PolicyClient, server_url
+from egovla.client.client import AsyncPolicyClient, PolicyClient, server_url
 from egovla.client.link import Link
 from egovla.serve.server import ServerConfig, ServerThread
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egovla.serve.history import FrameHistory
+from egovla.client.history import FrameHistory
 
 
 def frame(value: int, size: int = 8) -> np.ndarray:

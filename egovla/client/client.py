@@ -22,7 +22,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from egovla.client.link import Link
-from egovla.serve.protocol import ProtocolError, pack, unpack
+from egovla.client.protocol import ProtocolError, pack, unpack
 
 
 class ServerError(RuntimeError):

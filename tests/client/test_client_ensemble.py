@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from egovla.sim.ensemble import TemporalEnsemble
+from egovla.client.ensemble import TemporalEnsemble
 
 
 def _col(*values: float) -> np.ndarray:
