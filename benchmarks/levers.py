@@ -16,7 +16,7 @@ import platform
 
 import torch
 
-from egovla.bench import CPU_SETS, BenchConfig, format_table, run_bench
+from egovla.jobs.bench import CPU_SETS, BenchConfig, format_table, run_bench
 
 ARCH_SETS = ("cache", "prune=0.5", "int8", "bf16", "cache,prune=0.5,int8")
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from egovla.demo import FULL, collect_train_eval
+from egovla.jobs.demo import PRESETS, collect_train_eval
 from egovla.sim.tasks import MT10
 
 
@@ -51,8 +51,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--head", choices=("regression", "flow"), default="regression")
     args = p.parse_args()
-    base = (replace(FULL, episodes=10, steps=1500, batch_size=32, eval_episodes=10) if args.reduced else
-            replace(FULL, episodes=50, steps=6000, batch_size=64, eval_episodes=50))
+    base = PRESETS["mt10-reduced" if args.reduced else "mt10"]
     size = replace(base, **{k: v for k, v in {"episodes": args.episodes, "steps": args.steps,
                                               "batch_size": args.batch_size,
                                               "eval_episodes": args.eval_episodes}.items() if v is not None})

@@ -16,7 +16,7 @@ import torch
 from egovla.data.sample import collate
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticConfig, SyntheticDataset
-from egovla.pipeline import TrainJob, build_policy_config, count_parameters
+from egovla.jobs.train import TrainJob, build_policy_config, count_parameters
 from egovla.model.policy import Policy
 
 

@@ -15,20 +15,44 @@ import numpy as np
 STAT_KEYS = ("mean", "std", "min", "max", "q01", "q99", "count")
 
 
+def quantile_key(q: float) -> str:
+    """0.01 -> 'q01', 0.5 -> 'q50' (the names LeRobot's stats.json uses)."""
+    return f"q{round(q * 100):02d}"
+
+
+def per_dim_stats(values: np.ndarray, mask: np.ndarray | None = None,
+                  quantiles: tuple[float, ...] = (0.01, 0.99)) -> dict[str, np.ndarray]:
+    """The one per-dimension statistics helper: values (N, ...) -> float64 arrays (...) of mean, std, min,
+    max and the `quantiles` (as q01, q99, ...) over the first axis, and `count` (supervised values).
+
+    With `mask` (same shape, bool) each dim uses only its supervised values; a dim without any gets
+    mean 0, std 1 and 0 elsewhere (so normalization leaves it alone).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    names = ["mean", "std", "min", "max", *map(quantile_key, quantiles)]
+    if mask is None:
+        qs = np.quantile(x, quantiles, axis=0) if x.shape[0] else np.zeros((len(quantiles), *x.shape[1:]))
+        out = {"mean": x.mean(0), "std": x.std(0), "min": x.min(0), "max": x.max(0)}
+        out.update({quantile_key(q): v for q, v in zip(quantiles, qs)})
+        out["count"] = np.full(x.shape[1:], x.shape[0], dtype=np.int64)
+        return out
+    flat, m = x.reshape(x.shape[0], -1), np.asarray(mask, dtype=bool).reshape(x.shape[0], -1)
+    out = {k: np.zeros(flat.shape[1]) for k in names}
+    out["std"][:] = 1.0
+    out["count"] = m.sum(0).astype(np.int64)
+    for j in range(flat.shape[1]):
+        col = flat[m[:, j], j]
+        if col.size:
+            out["mean"][j], out["std"][j], out["min"][j], out["max"][j] = col.mean(), col.std(), col.min(), col.max()
+            for q, v in zip(quantiles, np.quantile(col, quantiles)):
+                out[quantile_key(q)][j] = v
+    return {k: v.reshape(x.shape[1:]) for k, v in out.items()}
+
+
 def vector_stats(values: np.ndarray, mask: np.ndarray) -> dict[str, list[float]]:
-    """values, mask: (N, D). Dims with no supervised value get mean 0 / std 1."""
-    n, d = values.shape
-    out = {k: [] for k in STAT_KEYS}
-    for j in range(d):
-        col = values[mask[:, j], j].astype(np.float64)
-        if col.size == 0:
-            col_stats = (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0)
-        else:
-            q01, q99 = np.quantile(col, [0.01, 0.99])
-            col_stats = (col.mean(), col.std(), col.min(), col.max(), q01, q99, col.size)
-        for k, v in zip(STAT_KEYS, col_stats):
-            out[k].append(int(v) if k == "count" else float(v))
-    return out
+    """values, mask: (N, D) -> {stat: per-dim list} of STAT_KEYS, as a policy's stats.json holds them."""
+    s = per_dim_stats(values, mask)
+    return {k: [int(v) for v in s[k]] if k == "count" else [float(v) for v in s[k]] for k in STAT_KEYS}
 
 
 def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[str, list[float]]]:

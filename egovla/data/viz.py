@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from egovla.data.inspect import dim_names
-from egovla.data.lerobot.video import VideoEncoder
+from egovla.data.mp4 import Mp4Writer
 
 MIN_VIEW_H, MAX_VIEW_H = 240, 480  # camera views are scaled to a height in this range
 MIN_WIDTH, MAX_WIDTH = 400, 1920  # output width when none is asked for
@@ -172,7 +172,7 @@ def render_episode(reader, episode: int, out_path: str | Path, fps: int | None =
     frame = np.zeros((H, W, 3), np.uint8)
     x0 = (W - sum(ws)) // 2
     tmp = out_path.with_name(f".{out_path.stem}.partial.mp4")
-    enc = VideoEncoder(tmp, fps, H, W)
+    enc = Mp4Writer(tmp, fps, H, W)
     try:
         for start in range(0, ep.length, CHUNK):
             idx = list(range(start, min(ep.length, start + CHUNK)))

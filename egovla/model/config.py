@@ -1,4 +1,4 @@
-"""Policy configuration: plain dataclasses, saved as JSON next to the weights."""
+"""Policy configuration: plain dataclasses, saved as JSON next to the weights (`--set policy.a.b=v`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from egovla.config import from_dict
 from egovla.model.backbone import BackboneConfig
 
 
@@ -51,50 +52,3 @@ class PolicyConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PolicyConfig":
         return from_dict(cls, d)
-
-
-def from_dict(cls: type, d: dict[str, Any]) -> Any:
-    """Build a (nested) dataclass from a dict, rejecting unknown keys by name."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, value in d.items():
-        sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        if sub is not None and dataclasses.is_dataclass(sub) and isinstance(value, dict):
-            kwargs[name] = from_dict(sub, value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
-
-
-def apply_overrides(obj: Any, overrides: list[str]) -> None:
-    """Set dotted fields from 'a.b=value' strings (value parsed as the field's current type)."""
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like field.sub=value")
-        path, raw = item.split("=", 1)
-        target, *parts = [obj, *path.split(".")]
-        for p in parts[:-1]:
-            if not hasattr(target, p):
-                raise ValueError(f"override {item!r}: no field {p!r} in {type(target).__name__}")
-            target = getattr(target, p)
-        name = parts[-1]
-        if not dataclasses.is_dataclass(target) or name not in {f.name for f in dataclasses.fields(target)}:
-            raise ValueError(f"override {item!r}: {type(target).__name__} has no field {name!r}")
-        current = getattr(target, name)
-        setattr(target, name, _parse(raw, current, item))
-
-
-def _parse(raw: str, current: Any, item: str) -> Any:
-    if isinstance(current, bool):
-        if raw.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"override {item!r}: expected true/false")
-        return raw.lower() in ("true", "1")
-    if current is None:
-        return None if raw.lower() == "none" else raw
-    try:
-        return type(current)(raw)
-    except ValueError as e:
-        raise ValueError(f"override {item!r}: {e}") from None

@@ -60,13 +60,9 @@ class ServedPolicy:
     def from_run(cls, run: str | Path, levers: Sequence[str] = ()) -> "ServedPolicy":
         from egovla.runs import load_run
 
-        policy, info = load_run(run)
-        if levers:
-            from egovla.model.levers import apply_levers
-
-            policy = apply_levers(policy, list(levers))
-        return cls(policy, cameras=info.cameras, history_s=info.history_s, fps=info.fps,
-                   name=Path(run).resolve().name)
+        loaded = load_run(run, levers)
+        r = loaded.record
+        return cls(loaded.policy, cameras=r.cameras, history_s=r.history_s, fps=r.fps, name=loaded.name)
 
     # ---- one request -------------------------------------------------------------------------------
     def check(self, message: Any) -> tuple[dict, Any]:

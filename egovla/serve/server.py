@@ -32,7 +32,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
@@ -47,15 +47,21 @@ log = logging.getLogger("egovla.serve")
 HARD_CAP_FACTOR = 4
 
 
+def _f(default, help: str, **meta):
+    return field(default=default, metadata={"help": help, **meta})
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000                      # 0: any free port (see PolicyServer.port)
-    token: str | None = None
-    max_batch: int = 8                    # 1: batching off
-    batch_wait_ms: float = 5.0            # how long the first request of a batch waits for others
-    max_message_bytes: int | None = None  # default: twice an observation's size plus 64 KiB
-    drain_timeout_s: float = 30.0         # at shutdown, how long taken requests may still run
+    host: str = _f("127.0.0.1", "address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    port: int = _f(8000, "port (0: any free port, see PolicyServer.port)")
+    token: str | None = _f(None, "require `Authorization: Api-Key T` (or Bearer T) from clients (default: "
+                           "$EGOVLA_TOKEN, else no token)", env="EGOVLA_TOKEN", metavar="T")
+    max_batch: int = _f(8, "most requests in one forward pass (1 turns batching off)", metavar="N")
+    batch_wait_ms: float = _f(5.0, "how long the first request of a batch waits for others", metavar="MS")
+    max_message_bytes: int | None = _f(None, "larger requests get an error reply (default: twice an observation's "
+                                       "size + 64 KiB)", metavar="N")
+    drain_timeout_s: float = _f(30.0, "at shutdown, how long requests already taken may still run", metavar="S")
 
     def __post_init__(self) -> None:
         if self.max_message_bytes is not None and self.max_message_bytes < 1024:

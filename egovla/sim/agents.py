@@ -48,21 +48,18 @@ class _HistoryAgent:
 class PolicyAgent(_HistoryAgent):
     """A trained policy (run folder or policy folder), fed the observations it was trained on.
 
-    The run's `data.json` says which cameras, history offsets (seconds) and image size the windows
-    had (see `egovla.runs`). `levers` are inference switches (`egovla.model.levers`).
+    The run's record (`egovla.runs`) says which cameras, history offsets (seconds) and image size the
+    windows had. `levers` are inference switches (`egovla.model.levers`).
     """
 
     def __init__(self, run: str | Path, fps: float, levers: Sequence[str] = ()):
         super().__init__(fps)
-        self.policy, info = load_run(run)
-        if levers:
-            from egovla.model.levers import apply_levers
-
-            self.policy = apply_levers(self.policy, list(levers))
+        loaded = load_run(run, levers)
+        self.policy, record = loaded.policy, loaded.record
         cfg = self.policy.config
-        self.cameras = list(info.cameras) if info.cameras else None
-        self.history_s = info.history_s
-        self.offsets = history_offsets(info.history_s, fps)
+        self.cameras = list(record.cameras) if record.cameras else None
+        self.history_s = record.history_s
+        self.offsets = history_offsets(record.history_s, fps)
         self.hw = (cfg.image_height, cfg.image_width)
         self.n_views = cfg.n_views
 

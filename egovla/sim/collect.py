@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from egovla import spaces
 from egovla.sim.embodiment import GRIPPER_MASK
 from egovla.sim.metaworld_env import LAYOUTS, MAX_STEPS, EnvConfig, MetaWorldEnv
+from egovla.sim.tasks import parse_tasks
 
 STATE_NAMES = [n for n, keep in zip(spaces.names(), GRIPPER_MASK) if keep]
 RAW_ACTION_NAMES = ["dx", "dy", "dz", "grip"]
@@ -37,15 +39,26 @@ def episode_seed(base_seed: int, episode: int) -> tuple[int, int]:
     return base_seed + episode // LAYOUTS, episode % LAYOUTS
 
 
+def default_workers() -> int:
+    """One process per CPU core."""
+    return max(1, os.cpu_count() or 1)
+
+
+TASKS_HELP = "mt10, mt50, demo (the demo's default set) or comma-separated task names (push-v3,reach-v3)"
+
+
 @dataclass
 class CollectConfig:
-    tasks: tuple[str, ...]
-    episodes: int = 25               # attempts per task; failures are dropped and reported
+    tasks: tuple[str, ...] = field(metadata={"help": TASKS_HELP, "parse": parse_tasks, "required": True,
+                                             "metavar": "TASKS"})
+    episodes: int = field(default=25, metadata={"help": "episodes tried per task; failures are dropped and reported",
+                                                "metavar": "N"})
     env: EnvConfig = field(default_factory=EnvConfig)
-    seed: int = 0
-    workers: int = 1
-    settle_steps: int = 10           # steps recorded after the first success
-    codec: str = "h264"
+    seed: int = field(default=0, metadata={"help": "first environment seed"})
+    workers: int = field(default_factory=default_workers, metadata={"help": "processes running episodes (default: "
+                                                                            "one per CPU core)", "metavar": "N"})
+    settle_steps: int = field(default=10, metadata={"help": "steps recorded after the first success"})
+    codec: str = field(default="h264", metadata={"help": "video codec", "choices": ("h264", "av1")})
 
     def __post_init__(self) -> None:
         if self.episodes < 1:

@@ -11,34 +11,54 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from egovla.sim.collect import episode_groups, map_units
+from egovla.sim.collect import TASKS_HELP, default_workers, episode_groups, map_units
 from egovla.client.ensemble import TemporalEnsemble
+from egovla.data.mp4 import write_mp4
 from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
+from egovla.sim.tasks import parse_tasks
 
 ORACLE = "oracle"
 
 
+def _f(default=MISSING, help: str = "", **meta):
+    if default is MISSING:
+        return field(metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+def _levers(text: str) -> tuple[str, ...]:
+    from egovla.model.levers import parse_levers
+
+    return tuple(parse_levers(text))
+
+
 @dataclass
 class EvalConfig:
-    tasks: tuple[str, ...]
-    policy: str = ORACLE           # a run/policy folder, or "oracle" (the scripted expert as chunks)
-    episodes: int = 20
+    tasks: tuple[str, ...] = _f(help=TASKS_HELP, parse=parse_tasks, required=True, metavar="TASKS")
+    policy: str = _f(ORACLE, "a run or policy folder from `egovla train`, or 'oracle' (the scripted expert as chunks)",
+                     one_of="who", metavar="RUN_DIR")
+    episodes: int = _f(20, "episodes per task", metavar="N")
     env: EnvConfig = field(default_factory=EnvConfig)
-    seed: int = 1000               # collection starts at 0: disjoint layouts
-    workers: int = 1
-    max_steps: int = MAX_STEPS
-    execute: int = 4               # steps of each chunk executed before asking again
-    ensemble_w: float | None = None
-    videos: int = 1                # per task: this many success and this many failure rollouts
-    levers: tuple[str, ...] = ()   # inference switches applied to a local policy (egovla.model.levers)
-    server: str | None = None      # ws://host:port of `egovla serve`: evaluate the served policy instead
-    token: str | None = None       # the server's token, if it asks for one (never written to results)
+    seed: int = _f(1000, "first environment seed (collection starts at 0: disjoint layouts)")
+    workers: int = field(default_factory=default_workers, metadata={
+        "help": "processes running episodes (default: one per CPU core)", "metavar": "N"})
+    max_steps: int = _f(MAX_STEPS, "step limit per episode", metavar="N")
+    execute: int = _f(4, "steps of each chunk executed before asking again", metavar="K")
+    ensemble_w: float | None = _f(None, "temporal ensembling of overlapping chunks with weights exp(-W*i) (default: "
+                                  "off)", flag="--ensemble", metavar="W")
+    videos: int = _f(1, "success and failure rollouts saved per task (0: none)", metavar="N")
+    levers: tuple[str, ...] = _f((), "inference levers for a local --policy, e.g. cache,int8 (see `egovla bench "
+                                 "--help`)", parse=_levers, metavar="L1,L2")
+    server: str | None = _f(None, "evaluate the policy served by `egovla serve` at this ws://host:port instead",
+                            one_of="who", metavar="URL")
+    token: str | None = _f(None, "token for a --server started with --token (never written to results)",
+                           env="EGOVLA_TOKEN", metavar="T")
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.workers < 1 or self.execute < 1:
@@ -146,7 +166,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
             if frames is not None and saved[(r["task"], r["success"])] < cfg.videos:
                 saved[(r["task"], r["success"])] += 1
                 name = f"{r['task']}_ep{r['episode']}_{'success' if r['success'] else 'failure'}.mp4"
-                write_video(out / "videos" / name, frames)
+                write_mp4(out / "videos" / name, frames, fps=20, min_height=256)
                 videos.append(str(Path("videos") / name))
             results.append(r)
             bar.update(1)
@@ -181,6 +201,14 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
     }
 
 
+def format_success_table(summary: dict) -> str:
+    lines = [f"{'task':<28} {'success':>8} {'episodes':>9}"]
+    for task, r in summary["tasks"].items():
+        lines.append(f"{task:<28} {100 * r['success_rate']:>7.0f}% {r['episodes']:>9}")
+    lines.append(f"{'mean':<28} {100 * summary['mean_success_rate']:>7.0f}%")
+    return "\n".join(lines)
+
+
 def plot_success(summary: dict, path: Path) -> None:
     import matplotlib
 
@@ -201,23 +229,3 @@ def plot_success(summary: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 20, min_height: int = 256) -> None:
-    """Frames (H, W, 3) uint8 -> H.264 MP4, enlarged by an integer factor to at least `min_height`."""
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scale = max(1, -(-min_height // frames[0].shape[0]))
-    h, w = frames[0].shape[0] * scale, frames[0].shape[1] * scale
-    h, w = h + h % 2, w + w % 2
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for f in frames:
-            big = np.repeat(np.repeat(f, scale, axis=0), scale, axis=1)
-            big = np.pad(big, ((0, h - big.shape[0]), (0, w - big.shape[1]), (0, 0)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)

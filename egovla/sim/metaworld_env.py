@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,9 +40,13 @@ DEFAULT_FOVY = 32.0
 class EnvConfig:
     """How the simulator is looked at. `cameras[0]` defines the unified (camera) frame."""
 
-    cameras: tuple[str, ...] = ("corner",)
-    size: int = 128
-    fovy: float | None = DEFAULT_FOVY
+    cameras: tuple[str, ...] = field(default=("corner",), metadata={
+        "help": "views to render (topview, corner, corner2, corner3, corner4, behindGripper, gripperPOV); the first "
+                "one is the camera frame of states and actions", "metavar": "C1,C2"})
+    size: int = field(default=128, metadata={"help": "square image size", "metavar": "PX"})
+    fovy: float | None = field(default=DEFAULT_FOVY, metadata={
+        "help": "vertical field of view given to the chosen cameras; 0 keeps Meta-World's", "metavar": "DEG",
+        "parse": lambda raw: None if raw.strip().lower() in ("0", "0.0", "none") else float(raw)})
 
     def __post_init__(self) -> None:
         if not self.cameras:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -20,28 +20,33 @@ RESUME_FREE_FIELDS = ("steps", "save_every", "keep_last", "log_every", "num_work
 _CHECKED_ELSEWHERE = ("precision",)
 
 
+def _f(default, help: str, **meta):
+    return field(default=default, metadata={"help": help, "group": "optimisation", **meta})
+
+
 @dataclass
 class TrainConfig:
     """How to train. `batch_size` is per process; the global batch per optimizer step is
-    batch_size x grad_accum x num_processes."""
+    batch_size x grad_accum x num_processes. The defaults are `egovla train`'s."""
 
-    steps: int = 1000  # optimizer steps in total (a resumed run counts the steps already done)
-    batch_size: int = 8  # samples per micro-batch, per process
-    grad_accum: int = 1  # micro-batches per optimizer step
-    lr: float = 3e-4  # peak learning rate
-    weight_decay: float = 0.01  # AdamW decay of matrices (biases, norms and 1-D params get none)
-    betas: tuple[float, float] = (0.9, 0.95)
-    eps: float = 1e-8
-    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr
-    min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio at the last step
-    clip_norm: float | None = 1.0  # global gradient-norm clip; None or <= 0 disables clipping
-    seed: int = 0  # seeds the RNGs (seed + rank) and the data order
-    precision: str = "auto"  # 'auto' (bf16 on CUDA devices with bf16, else 'no'), 'no' or 'bf16'
-    save_every: int = 0  # checkpoint every this many optimizer steps (and at the end); 0 = never
-    keep_last: int = 2  # checkpoints kept; older ones are deleted (<= 0 keeps all)
-    log_every: int = 10  # log scalars every this many optimizer steps (and at the last one)
-    num_workers: int = 0  # DataLoader worker processes
-    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
+    steps: int = _f(1000, "optimizer steps in total (a resumed run counts the steps already done)")
+    batch_size: int = _f(32, "samples per micro-batch, per process")
+    grad_accum: int = _f(1, "micro-batches per optimizer step")
+    lr: float = _f(1e-3, "peak learning rate (AdamW)")
+    weight_decay: float = _f(0.01, "AdamW decay of matrices (biases, norms and 1-D parameters get none)")
+    betas: tuple[float, float] = _f((0.9, 0.95), "AdamW betas")
+    eps: float = _f(1e-8, "AdamW epsilon")
+    warmup_steps: int = _f(30, "linear warm-up steps before the cosine decay", flag="--warmup")
+    min_lr_ratio: float = _f(0.1, "the cosine decays to lr x this at the last step")
+    clip_norm: float | None = _f(1.0, "global gradient-norm clip ('none' or <= 0: no clipping)")
+    seed: int = _f(0, "seeds initial weights, data order and the synthetic data")
+    precision: str = _f("auto", "'auto' uses bf16 where the device supports it (CUDA), else float32",
+                        choices=PRECISIONS)
+    save_every: int = _f(0, "checkpoint every N steps (and at the end; 0: only the final policy)", group="run folder")
+    keep_last: int = _f(2, "checkpoints to keep (<= 0 keeps all)", group="run folder")
+    log_every: int = _f(10, "log scalars (TensorBoard, metrics.jsonl) every N steps", group="run folder")
+    num_workers: int = _f(0, "DataLoader worker processes", flag="--workers")
+    find_unused_parameters: bool = _f(False, "DDP: set when some parameters get no gradient in a step")
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]

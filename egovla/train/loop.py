@@ -10,7 +10,6 @@ whose RNG synchronisation would break exact resume.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from contextlib import nullcontext
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 
 from egovla.data.sample import collate
 from egovla.train import checkpoint as ckpt
+from egovla.train import launch
 from egovla.train.config import TrainConfig, check_resume_compatible, resolve_precision
 from egovla.train.distributed import comm_for, gather_checksums, mean_across, state_checksum
 from egovla.train.errors import DivergenceError, RanksOutOfSyncError, ResumeMismatchError, TrainingError
@@ -50,7 +50,7 @@ def _to_device(x: Any, device: torch.device) -> Any:
 def _multi_process_cpu() -> bool:
     """Launched as several processes (torchrun / accelerate launch --multi_gpu) on a machine without CUDA:
     accelerate only sets up gloo DDP over CPU processes when told cpu=True."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    return launch.world_size() > 1 and not torch.cuda.is_available()
 
 
 def _make_accelerator(precision: str, cfg: TrainConfig) -> Accelerator:
@@ -58,7 +58,7 @@ def _make_accelerator(precision: str, cfg: TrainConfig) -> Accelerator:
     # precision (tests, notebooks) would get "AcceleratorState has already been initialized", so
     # forget the old precision there. Multi-process runs keep their state (one train() per launch).
     shared = AcceleratorState._shared_state
-    if shared and shared.get("_mixed_precision", precision) != precision and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if shared and shared.get("_mixed_precision", precision) != precision and launch.world_size() == 1:
         AcceleratorState._reset_state()
     ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)
     return Accelerator(mixed_precision=precision, cpu=_multi_process_cpu(), kwargs_handlers=[ddp])

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from factory import GRIPPER_NAMES, write_dataset
+from helpers.lerobot_files import GRIPPER_NAMES, write_dataset
 
 from egovla import spaces
 from egovla.data.inspect import describe, describe_json

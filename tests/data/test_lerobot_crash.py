@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factory import write_dataset
+from helpers.lerobot_files import write_dataset
 
 from egovla.data.lerobot.format import DatasetFormatError
 from egovla.data.lerobot.reader import LeRobotReader
@@ -22,7 +22,7 @@ WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
     from pathlib import Path
-    from factory import episode_data
+    from helpers.lerobot_files import episode_data
     from egovla.data.lerobot.format import vector_feature, video_feature
     from egovla.data.lerobot.writer import LeRobotWriter
     feats = {{"observation.images.cam0": video_feature(32, 32), "observation.state": vector_feature(6),
@@ -36,10 +36,10 @@ WRITER = textwrap.dedent("""
 
 
 def kill_mid_write(root: Path, episodes_before_kill: int = 3) -> None:
-    code = WRITER.format(tests=str(Path(__file__).parent), root=str(root))
+    code = WRITER.format(tests=str(Path(__file__).parents[1]), root=str(root))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         seen = 0
         while seen < episodes_before_kill and time.monotonic() < deadline:
             line = proc.stdout.readline()

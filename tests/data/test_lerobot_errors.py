@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from factory import episode_data, write_dataset
+from helpers.lerobot_files import episode_data, write_dataset
 
 from egovla.data.lerobot.format import DatasetFormatError, vector_feature, video_feature
 from egovla.data.lerobot.reader import LeRobotReader

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from factory import frame_image, psnr, write_dataset
+from helpers.lerobot_files import frame_image, psnr, write_dataset
 
 from egovla.data.lerobot.format import DATA_PATH, INFO_PATH, STATS_PATH
 from egovla.data.lerobot.reader import LeRobotReader

@@ -11,11 +11,11 @@ import json
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from factory import episode_data, psnr
+from helpers.lerobot_files import episode_data, psnr
 
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.lerobot.stats import array_stats, to_json
-from egovla.data.lerobot.video import VideoEncoder
+from egovla.data.mp4 import Mp4Writer
 from egovla.data.windows import WindowConfig, WindowDataset
 
 DATA = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -57,7 +57,7 @@ def write_v21(root, lengths=(8, 11, 6)):
         path = root / DATA.format(episode_chunk=0, episode_index=e)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path)
-        enc = VideoEncoder(root / VIDEO.format(episode_chunk=0, video_key=cam, episode_index=e), 10, 32, 32)
+        enc = Mp4Writer(root / VIDEO.format(episode_chunk=0, video_key=cam, episode_index=e), 10, 32, 32)
         enc.write(d[cam])
         enc.close()
         eps.append({"episode_index": e, "tasks": [TASKS[e % 2]], "length": n})

@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader
 from egovla.data.sample import collate
 from egovla.data.lerobot.format import vector_feature, video_feature
 from egovla.data.lerobot.reader import LeRobotReader
-from egovla.data.lerobot.video import FrameReader, VideoEncoder
+from egovla.data.lerobot.video import FrameReader
+from egovla.data.mp4 import Mp4Writer
 from egovla.data.lerobot.writer import LeRobotWriter
 from egovla.data.windows import EGOVLA_HISTORY, WindowConfig, WindowDataset
 
@@ -26,7 +27,7 @@ def moving_frames(n: int = 40, size: int = 32) -> np.ndarray:
 @pytest.mark.parametrize("codec", ["h264", "av1"])
 def test_random_access_is_bit_identical_to_a_straight_decode(tmp_path, codec):
     path = tmp_path / "v.mp4"
-    enc = VideoEncoder(path, 10, 32, 32, codec=codec)
+    enc = Mp4Writer(path, 10, 32, 32, codec=codec)
     enc.write(moving_frames())
     enc.close()
     with av.open(str(path)) as c:

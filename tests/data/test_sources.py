@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from factory import write_dataset
+from helpers.lerobot_files import write_dataset
 
 from egovla.data.mixture import Mixture
 from egovla.data.sources import open_sources, split_episodes

@@ -55,3 +55,24 @@ def test_normalizer_modes_per_feature():
         Normalizer(stats, {"state": 1}, "effort=quantile")
     with pytest.raises(ValueError, match="'minmax' is not one of"):
         Normalizer(stats, {"state": 1}, "state=minmax")
+
+
+def test_one_per_dimension_helper_serves_policies_and_lerobot_stats():
+    from egovla.data.lerobot.stats import array_stats
+    from egovla.data.stats import per_dim_stats
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 4))
+    mask = rng.random((50, 4)) > 0.3
+    mask[:, 3] = False
+    s = per_dim_stats(x, mask)
+    for j in range(3):
+        col = x[mask[:, j], j]
+        assert s["mean"][j] == col.mean() and s["std"][j] == col.std() and s["count"][j] == col.size
+        assert s["q99"][j] == np.quantile(col, 0.99) and s["min"][j] == col.min()
+    assert (s["mean"][3], s["std"][3], s["count"][3]) == (0.0, 1.0, 0)  # nothing supervised: left alone
+    full = per_dim_stats(x, np.ones_like(mask))
+    plain = array_stats(x)
+    for k in ("mean", "std", "min", "max", "q01", "q99"):
+        np.testing.assert_allclose(full[k], plain[k], rtol=1e-12)  # per column vs vectorized: float rounding
+    assert plain["count"].tolist() == [50] and {"q10", "q50", "q90"} <= set(plain)

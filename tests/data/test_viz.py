@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from factory import write_dataset
+from helpers.lerobot_files import write_dataset
 
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.viz import MAX_CURVES, _pick_dims, render_episode

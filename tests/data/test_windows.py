@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factory import GRIPPER_NAMES, psnr, write_dataset
+from helpers.lerobot_files import GRIPPER_NAMES, psnr, write_dataset
 
 from egovla import spaces
 from egovla.data.sample import validate_sample

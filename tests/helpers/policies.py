@@ -1,8 +1,6 @@
-"""Serving test helpers: a tiny random policy saved as a run folder, and observations that fit it."""
+"""Tiny random policies for tests: configs, a policy saved as a run folder, and observations that fit them."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import torch
@@ -10,8 +8,24 @@ import torch
 from egovla.model.backbone import BackboneConfig
 from egovla.model.config import HeadConfig, PolicyConfig
 from egovla.model.policy import Policy
+from egovla.runs import RunRecord, write_record
 
 CHUNK = 6
+
+
+def tiny_config(head: str) -> PolicyConfig:
+    """The model tests' policy: tiny widths, 32 px, chunk CHUNK, flow with 3 Euler steps."""
+    return PolicyConfig(
+        backbone=BackboneConfig(image_size=32, vision_hidden=32, text_hidden=32, vision_heads=2, text_heads=2,
+                                vision_layers=1, text_layers=1),
+        head=HeadConfig(kind=head, width=32, layers=1, heads=2, flow_steps=3),
+        image_height=32, image_width=32, chunk_len=CHUNK, n_queries=4,
+    )
+
+
+def obs_of(sample: dict) -> dict:
+    """A training sample's observation part (what predict_chunk takes)."""
+    return {k: sample[k] for k in ("images", "instruction", "state")}
 
 
 def tiny_policy(head: str = "regression", size: int = 32, seed: int = 0, chunk_len: int = CHUNK) -> Policy:
@@ -26,11 +40,10 @@ def tiny_policy(head: str = "regression", size: int = 32, seed: int = 0, chunk_l
 
 
 def write_run(root, policy: Policy, cameras=("corner",), fps=80):
-    """A run folder as `egovla train` leaves it: policy/ plus data.json."""
+    """A run folder as `egovla train` leaves it: policy/ plus run.json."""
     policy.save_pretrained(root / "policy")
-    data = {"datasets": [{"name": "x", "fps": fps, "cameras": [f"observation.images.{c}" for c in cameras]}],
-            "window": {"history_s": [0.0] * policy.config.n_history, "chunk_len": policy.config.chunk_len}}
-    (root / "data.json").write_text(json.dumps(data))
+    write_record(root, RunRecord(history_s=(0.0,) * policy.config.n_history, cameras=tuple(cameras), fps=float(fps),
+                                 chunk_len=policy.config.chunk_len))
     return root
 
 

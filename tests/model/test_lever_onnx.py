@@ -16,7 +16,7 @@ from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticDataset
 from egovla.model.levers import apply_levers
 from egovla.model.policy import Policy
-from test_policy import CHUNK, tiny_config
+from helpers.policies import CHUNK, tiny_config
 
 TOL = 1e-4
 

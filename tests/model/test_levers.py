@@ -17,7 +17,7 @@ from egovla.data.synthetic import SyntheticDataset
 from egovla.model.config import HeadConfig
 from egovla.model.levers import LeveredPolicy, apply_levers, parse_levers
 from egovla.model.policy import Policy
-from test_policy import CHUNK, obs_of, tiny_config
+from helpers.policies import CHUNK, obs_of, tiny_config
 
 # int8 / half precision: max |error| over a chunk in normalized units. Measured on these random tiny
 # models: int8 <= 0.06 (per-tensor activation scales), bf16 <= 0.015 (8-bit mantissa), fp16 <= 0.0025;

@@ -7,26 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers.policies import CHUNK, obs_of, tiny_config
 
 from egovla import spaces
 from egovla.data.sample import collate
-from egovla.observation import ObservationError
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticDataset
-from egovla.model.backbone import BackboneConfig
-from egovla.model.config import HeadConfig, PolicyConfig
 from egovla.model.policy import Policy
-
-CHUNK = 6
-
-
-def tiny_config(head: str) -> PolicyConfig:
-    return PolicyConfig(
-        backbone=BackboneConfig(image_size=32, vision_hidden=32, text_hidden=32, vision_heads=2, text_heads=2,
-                                vision_layers=1, text_layers=1),
-        head=HeadConfig(kind=head, width=32, layers=1, heads=2, flow_steps=3),
-        image_height=32, image_width=32, chunk_len=CHUNK, n_queries=4,
-    )
+from egovla.observation import ObservationError
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +30,6 @@ def stats(data):
 def make_policy(head, stats, seed=0):
     torch.manual_seed(seed)
     return Policy(tiny_config(head), stats)
-
-
-def obs_of(sample):
-    return {k: sample[k] for k in ("images", "instruction", "state")}
 
 
 @pytest.mark.parametrize("head", ["regression", "flow"])

@@ -109,7 +109,7 @@ def test_a_trained_policy_runs_closed_loop(reach_dataset, tmp_path):
     assert main(["train", "--dataset", str(ds), "--history", "0", "--chunk-len", "8", "--steps", "3",
                  "--batch-size", "4", "--holdout", "0", "--eval-samples", "0", "--out", str(run),
                  "--no-progress", "--threads", "1"]) == 0
-    assert (run / "policy").is_dir() and (run / "data.json").exists()
+    assert (run / "policy").is_dir() and (run / "run.json").exists()
 
     agent = PolicyAgent(run, fps=80.0)
     assert agent.cameras == ["corner"] and agent.offsets.tolist() == [0] and agent.hw == (32, 32)

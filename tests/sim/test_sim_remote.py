@@ -106,9 +106,8 @@ def test_egovla_eval_metaworld_server_flag(server, tmp_path, capsys):
                  "--max-steps", "5", "--size", "32", "--videos", "0", "--workers", "1", "--no-progress",
                  "--out", str(out)]) == 0
     assert json.loads((out / "results.json").read_text())["config"]["server"] == server.url
-    with pytest.raises(SystemExit):  # --policy and --server exclude each other
-        main(["eval", "metaworld", "--server", server.url, "--policy", "oracle", "--tasks", "reach-v3",
-              "--out", str(out)])
+    assert main(["eval", "metaworld", "--server", server.url, "--policy", "oracle", "--tasks", "reach-v3",
+                 "--out", str(out)]) == 2  # --policy and --server exclude each other
     assert "not allowed with argument" in capsys.readouterr().err
 
 

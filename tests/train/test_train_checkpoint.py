@@ -12,7 +12,7 @@ from egovla.train.config import TrainConfig
 from egovla.train.optim import build_optimizer, flatten_optimizer_state, load_optimizer, save_optimizer
 from egovla.train.rng import capture_rng_state, restore_rng_state
 
-from _train_toys import ToyDataset, make_policy
+from helpers.train_toys import ToyDataset, make_policy
 
 
 def _stepped_policy_and_optimizer(seed=0, steps=2):

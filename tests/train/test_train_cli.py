@@ -34,7 +34,7 @@ def _cli(*args):
     return [sys.executable, "-m", "egovla.cli", *TINY, *args]
 
 
-def _run(cmd, timeout=150):
+def _run(cmd, timeout=600):  # a liveness bound (a loaded machine is several times slower), not a speed test
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)}\nexit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
@@ -58,11 +58,11 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_cli(*steps, "--out", str(killed)), cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 480
     try:
         while not list((killed / "checkpoints").glob("step-*")):
             assert proc.poll() is None, f"the run ended before writing a checkpoint:\n{proc.stderr.read()[-3000:]}"
-            assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
+            assert time.monotonic() < deadline, "no checkpoint appeared within 480 s"
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -85,7 +85,7 @@ def test_two_processes_stay_in_sync_and_resume_exactly(tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "egovla.cli"]
     args = TINY + ["--steps", "6", "--save-every", "2", "--keep-last", "3"]
     first = tmp_path / "ddp"
-    _run(launcher + args + ["--out", str(first)], timeout=170)
+    _run(launcher + args + ["--out", str(first)], timeout=600)
     summary = json.loads((first / "summary.json").read_text())
     assert summary["num_processes"] == 2 and summary["batch_size_global"] == 2 * 2 * 2
     assert summary["ranks_in_sync"] is True
@@ -100,7 +100,7 @@ def test_two_processes_stay_in_sync_and_resume_exactly(tmp_path):
     second = tmp_path / "ddp-resumed"
     (second / "checkpoints").mkdir(parents=True)
     shutil.copytree(ckpt, second / "checkpoints" / ckpt.name)
-    _run(launcher + args + ["--out", str(second), "--resume"], timeout=170)
+    _run(launcher + args + ["--out", str(second), "--resume"], timeout=600)
     resumed = json.loads((second / "summary.json").read_text())
     assert resumed["start_step"] == 4 and resumed["rank_checksums"] == summary["rank_checksums"]
     _assert_identical(_weights(first), _weights(second))

@@ -6,7 +6,7 @@ import torch
 from egovla.train import DatasetTooSmallError, DivergenceError, TrainConfig, train
 from egovla.train.checkpoint import list_checkpoints
 
-from _train_toys import ToyDataset, make_policy
+from helpers.train_toys import ToyDataset, make_policy
 
 
 def _cfg(**kw):

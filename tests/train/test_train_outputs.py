@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from egovla.train import TrainConfig, train
 from egovla.train.config import resolve_precision
 
-from _train_toys import ToyDataset, make_policy
+from helpers.train_toys import ToyDataset, make_policy
 
 
 def test_run_writes_logs_curve_summary_and_policy(out, monkeypatch):

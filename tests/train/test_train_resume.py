@@ -10,7 +10,7 @@ from egovla.train import ResumeMismatchError, TrainConfig, TrainingError, train
 from egovla.train.checkpoint import list_checkpoints
 from egovla.train.tracking import read_metrics
 
-from _train_toys import SimulatedCrash, ToyDataset, make_policy
+from helpers.train_toys import SimulatedCrash, ToyDataset, make_policy
 
 BASE = dict(batch_size=4, grad_accum=2, lr=3e-2, warmup_steps=2, save_every=3, log_every=1, precision="no", seed=7)
 

@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +44,21 @@ META = "meta/egodex.json"
 
 @dataclass(frozen=True)
 class ConvertConfig:
-    size: int = 224               # output image height (and width with crop="center")
-    crop: str = "center"          # "center": centred square; "none": whole frame, aspect kept
-    fps: int = 30                 # output frame rate; must divide the source's 30 fps
-    horizon: int = 30             # future steps per action chunk
-    min_confidence: float = 0.5
-    min_valid: float = 0.9        # EgoVLA's rule: train on a frame only when > 90% of its steps are valid
-    camera_axes: str = "opencv"
-    source_fps: int = SOURCE_FPS
+    size: int = field(default=224, metadata={"help": "stored image height in pixels", "metavar": "PX"})
+    crop: str = field(default="center", metadata={
+        "help": "'center': the centred square of the 16:9 frame; 'none': whole frame, aspect kept",
+        "choices": ("center", "none")})
+    fps: int = field(default=30, metadata={"help": "output frame rate, dividing the source's 30"})
+    horizon: int = field(default=30, metadata={"help": "future steps per chunk (30: 1 s)", "metavar": "H"})
+    min_confidence: float = field(default=0.5, metadata={
+        "help": "joints tracked with lower confidence are masked", "metavar": "C"})
+    min_valid: float = field(default=0.9, metadata={
+        "help": "EgoVLA's rule: train on a frame only when more than this fraction of its steps is valid (0: all)",
+        "metavar": "F"})
+    camera_axes: str = field(default="opencv", metadata={
+        "help": "axes of the stored camera pose: 'opencv' (x right, y down, z forward; how EgoDex's own tools "
+                "project) or 'arkit' (y up, z backward; converted explicitly)", "choices": ("opencv", "arkit")})
+    source_fps: int = field(default=SOURCE_FPS, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         if self.fps <= 0 or self.source_fps % self.fps:
@@ -109,7 +116,7 @@ def load_labelled(hdf5: str | Path, cfg: ConvertConfig) -> LabelledEpisode:
 
 def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     """Phase 1 for one episode; returns its summary (also stored in the .npz)."""
-    from egovla.data.lerobot.video import VideoEncoder
+    from egovla.data.mp4 import Mp4Writer
 
     done = _staged(part, cfg.fingerprint())
     if done is not None:
@@ -118,7 +125,7 @@ def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     ep, K, lab = le.episode, le.intrinsic, le.labels
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp_mp4 = part.with_name(part.name + ".tmp.mp4")
-    enc = VideoEncoder(tmp_mp4, cfg.fps, *le.image_hw, crf=18)
+    enc = Mp4Writer(tmp_mp4, cfg.fps, *le.image_hw, crf=18)
     enc.write(le.frames)
     enc.close()
     os.replace(tmp_mp4, part.with_suffix(".mp4"))

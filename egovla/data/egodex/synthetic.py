@@ -34,14 +34,14 @@ the image (its confidences stay high). Output is a deterministic function of the
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import h5py
 import numpy as np
 from PIL import Image, ImageDraw
+
+from egovla.data.mp4 import write_mp4
 
 SIDES = ("left", "right")
 FINGERS = ("Index", "Middle", "Ring", "Little")
@@ -83,17 +83,21 @@ _OPENCV_BASE = np.array([[1.0, 0, 0], [0, -1, 0], [0, 0, -1]])  # a level OpenCV
 
 @dataclass
 class SyntheticEgoDexConfig:
-    tasks: tuple[str, ...] = ("open_drawer", "stack_cups")
-    episodes: int = 2  # per task
-    frames: int = 60
-    width: int = 320
-    height: int = 180
-    fps: int = 30
-    seed: int = 0
-    confidences: bool = True
-    camera_axes: str = "opencv"  # or "arkit"
-    low_confidence: float = 0.0  # fraction of each episode where one side's confidences drop to ~0.1
-    leave_view: bool = False  # episode 1 of each task: the left hand leaves the image for the last third
+    tasks: tuple[str, ...] = field(default=("open_drawer", "stack_cups"), metadata={
+        "help": "task folder names", "metavar": "T1,T2"})
+    episodes: int = field(default=2, metadata={"help": "episodes per task", "metavar": "N"})
+    frames: int = field(default=60, metadata={"help": "frames per episode", "metavar": "T"})
+    width: int = field(default=320, metadata={"help": "video width"})
+    height: int = field(default=180, metadata={"help": "video height"})
+    fps: int = field(default=30, metadata={"help": "frame rate"})
+    seed: int = field(default=0, metadata={"help": "seed of the trajectories"})
+    confidences: bool = field(default=True, metadata={"help": "write joint confidences"})
+    camera_axes: str = field(default="opencv", metadata={"help": "axes of the stored camera pose",
+                                                         "choices": ("opencv", "arkit")})
+    low_confidence: float = field(default=0.0, metadata={
+        "help": "fraction of each episode where one hand's confidence drops to ~0.1", "metavar": "F"})
+    leave_view: bool = field(default=False, metadata={
+        "help": "in episode 1 of each task the left hand leaves the view for the last third"})
 
     def __post_init__(self):
         self.tasks = (self.tasks,) if isinstance(self.tasks, str) else tuple(self.tasks)
@@ -300,18 +304,6 @@ def _render(poses, K, cfg: SyntheticEgoDexConfig, table_world: np.ndarray) -> np
     return frames
 
 
-def _write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast", "bf": "0"})
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.time_base = Fraction(1, fps)
-        for i, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
 def _attributes(task: str, episode: int, seed: int) -> dict[str, str]:
     default = ("static", task.replace("_", " "), "", "table", "object")
     llm_type, first, second, environment, obj = TASKS.get(task, default)
@@ -349,7 +341,7 @@ def write_synthetic_egodex(root: str | Path, cfg: SyntheticEgoDexConfig | None =
             poses, world = _episode_poses(rng, cfg, leave=cfg.leave_view and ep == 1)
             conf = _confidences(rng, cfg) if cfg.confidences else None
             frames = _render(poses, K, cfg, (table @ world.T)[..., :3])
-            _write_video(folder / f"{ep}.mp4", frames, cfg.fps)
+            write_mp4(folder / f"{ep}.mp4", frames, cfg.fps, crf=18, gop=None)
             _write_hdf5(folder / f"{ep}.hdf5", poses, conf, K, _attributes(task, ep, cfg.seed), cfg.camera_axes)
             paths.append(folder / f"{ep}.hdf5")
     return paths

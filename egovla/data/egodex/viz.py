@@ -84,7 +84,7 @@ def _sheet(frames: list[np.ndarray], captions: list[str], path: Path) -> None:
 def render(frames: np.ndarray, K: np.ndarray, state, state_mask, action, action_mask, out: str | Path,
            sheet: str | Path | None = None, fps: int = 30, title: str = "") -> dict:
     """Draw every frame's labels; write `out` (MP4) and `sheet` (PNG, default: out with .png)."""
-    from egovla.data.lerobot.video import VideoEncoder
+    from egovla.data.mp4 import Mp4Writer
 
     out = Path(out)
     sheet = Path(sheet) if sheet else out.with_suffix(".png")
@@ -99,7 +99,7 @@ def render(frames: np.ndarray, K: np.ndarray, state, state_mask, action, action_
         if enc is None:
             h, w = img.shape[:2]
             out.parent.mkdir(parents=True, exist_ok=True)
-            enc = VideoEncoder(out, fps, h - h % 2, w - w % 2)
+            enc = Mp4Writer(out, fps, h - h % 2, w - w % 2)
         enc.write(np.ascontiguousarray(img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2])[None])
         if t in picks:
             shown.append(img)
@@ -109,16 +109,28 @@ def render(frames: np.ndarray, K: np.ndarray, state, state_mask, action, action_
     return {"video": str(out), "sheet": str(sheet), "frames": n}
 
 
+#: Sidecars of converted human video that hold the camera and intrinsics the labels project with.
+HUMAN_SIDECARS = ("meta/egodex.json", "meta/hot3d.json")
+
+
+def human_sidecar(root: str | Path) -> Path | None:
+    """The sidecar of a dataset converted from human video (EgoDex, HOT3D), or None."""
+    for name in HUMAN_SIDECARS:
+        if (Path(root) / name).is_file():
+            return Path(root) / name
+    return None
+
+
 def render_converted(root: str | Path, episode: int, out: str | Path, sheet: str | Path | None = None,
                      fps: int | None = None) -> dict:
-    """The labels of one episode of a dataset written by `egovla convert egodex`."""
+    """The labels of one episode of a dataset written by `egovla convert egodex` (or `convert hot3d`)."""
     from egovla.data.lerobot.reader import LeRobotReader
 
     root = Path(root)
-    meta_path = root / "meta" / "egodex.json"
-    if not meta_path.is_file():
-        raise ValueError(f"{root}: no meta/egodex.json; trajectory overlays need a dataset written by "
-                         "'egovla convert egodex' (or pass an EgoDex .hdf5 file)")
+    meta_path = human_sidecar(root)
+    if meta_path is None:
+        raise ValueError(f"{root}: no {' or '.join(HUMAN_SIDECARS)}; trajectory overlays need a dataset written by "
+                         "'egovla convert egodex' or 'convert hot3d' (or pass an EgoDex .hdf5 file)")
     meta = json.loads(meta_path.read_text())
     reader = LeRobotReader(root)
     pos = [e.index for e in reader.episodes]

@@ -65,10 +65,6 @@ class DatasetFormatError(ValueError):
     """A dataset on disk is missing a file, has a schema that does not match, or is truncated."""
 
 
-def quantile_key(q: float) -> str:
-    return f"q{round(q * 100):02d}"
-
-
 def is_video(feature: dict) -> bool:
     return feature.get("dtype") == "video"
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from egovla.data.lerobot.format import QUANTILES, quantile_key
+from egovla.data.lerobot.format import QUANTILES
+from egovla.data.stats import per_dim_stats, quantile_key
 
 MAX_IMAGE_FRAMES = 64  # frames per episode that image stats look at
 IMAGE_STRIDE = 4  # pixel stride within a frame
 
 
 def array_stats(x: np.ndarray) -> dict[str, np.ndarray]:
-    """x: (N, ...) -> per-element stats over the first axis (float64)."""
-    x = np.asarray(x, dtype=np.float64)
-    out = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0),
-           "count": np.array([x.shape[0]], dtype=np.int64)}
-    qs = np.quantile(x, QUANTILES, axis=0)
-    for q, v in zip(QUANTILES, qs):
-        out[quantile_key(q)] = v
+    """x: (N, ...) -> per-element stats over the first axis (float64), LeRobot's quantiles, count (1,)."""
+    out = per_dim_stats(x, quantiles=QUANTILES)
+    out["count"] = np.array([np.asarray(x).shape[0]], dtype=np.int64)
     return out
 
 

@@ -1,14 +1,13 @@
-"""MP4 video through PyAV: an appending encoder, and a frame reader that seeks and keeps files open.
+"""LeRobot video files: their `info` entries, and a frame reader that seeks and keeps files open.
 
-Frames are addressed by their index in the file (timestamp * fps). The encoder writes one stream
-whose frame i has pts i in a 1/fps time base, episodes back to back, with a short GOP so that any
-frame is at most `gop - 1` decodes away from a keyframe.
+Frames are addressed by their index in the file (timestamp * fps). The writer (`egovla.data.mp4`)
+puts episodes back to back in one stream whose frame i has pts i in a 1/fps time base, with a short
+GOP so that any frame is at most `gop - 1` decodes away from a keyframe.
 """
 
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -16,59 +15,9 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from egovla.data.lerobot.format import DatasetFormatError
+from egovla.data.mp4 import DEFAULT_GOP
 
-CODECS = {"h264": "libx264", "av1": "libsvtav1"}
-DEFAULT_CODEC = "h264"
-DEFAULT_GOP = 2
 _ORPHANS: list = []  # decoders a forked worker inherited: never freed there (see FrameReader._state)
-
-
-class VideoEncoder:
-    """Append RGB frames (H, W, 3 uint8) to one MP4 file; `close()` flushes and finishes it."""
-
-    def __init__(self, path: Path, fps: int, height: int, width: int, codec: str = DEFAULT_CODEC,
-                 gop: int = DEFAULT_GOP, crf: int | None = None):
-        if codec not in CODECS:
-            raise ValueError(f"video codec {codec!r} is not one of {sorted(CODECS)}")
-        if height % 2 or width % 2:
-            raise ValueError(f"video frames must have even height and width for yuv420p, got {height}x{width}")
-        self.path, self.fps, self.shape = Path(path), int(fps), (int(height), int(width), 3)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(self.path), mode="w")
-        options = {"g": str(gop), "crf": str(crf if crf is not None else (23 if codec == "h264" else 30))}
-        if codec == "h264":
-            options.update({"preset": "veryfast", "bf": "0"})
-        else:
-            options.update({"preset": "10", "svtav1-params": "lp=1"})
-        self.stream = self.container.add_stream(CODECS[codec], rate=self.fps, options=options)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
-        self.stream.codec_context.time_base = Fraction(1, self.fps)
-        self.codec, self.gop, self.frames, self.bytes = codec, gop, 0, 0
-
-    def write(self, frames: np.ndarray) -> None:
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or tuple(frames.shape[1:]) != self.shape or frames.dtype != np.uint8:
-            raise ValueError(f"{self.path}: frames must be uint8 (N, {self.shape[0]}, {self.shape[1]}, 3), "
-                             f"got {frames.dtype} {frames.shape}")
-        for img in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts, frame.time_base = self.frames, Fraction(1, self.fps)
-            self._mux(self.stream.encode(frame))
-            self.frames += 1
-
-    def _mux(self, packets) -> None:
-        self.bytes += sum(p.size for p in packets)
-        self.container.mux(packets)
-
-    def size_bytes(self) -> int:
-        """Encoded bytes so far (the muxer buffers, so the file on disk lags behind)."""
-        return self.bytes
-
-    def close(self) -> None:
-        if self.container is not None:
-            self._mux(self.stream.encode(None))
-            self.container.close()
-            self.container = None
 
 
 def video_info(path: Path, codec: str, fps: int) -> dict:

@@ -29,7 +29,8 @@ from egovla.data.lerobot.format import (
     CHUNKS_SIZE, DATA_FILE_MB, DATA_PATH, EPISODES_PATH, INDEX_FEATURES, INFO_PATH, STATS_PATH,
     TASKS_PATH, V3, VIDEO_FILE_MB, VIDEO_PATH, camera_keys, check_features, hf_feature, is_video,
 )
-from egovla.data.lerobot.video import DEFAULT_CODEC, DEFAULT_GOP, VideoEncoder, video_info
+from egovla.data.lerobot.video import video_info
+from egovla.data.mp4 import DEFAULT_CODEC, DEFAULT_GOP, Mp4Writer
 
 MB = 1024 * 1024
 
@@ -174,7 +175,7 @@ class LeRobotWriter:
         if v["enc"] is None:
             path = self.tmp / VIDEO_PATH.format(video_key=key, chunk_index=v["chunk"], file_index=v["file"])
             h, w, _ = self.features[key]["shape"]
-            v["enc"] = VideoEncoder(path, self.fps, h, w, self.codec, self.gop)
+            v["enc"] = Mp4Writer(path, self.fps, h, w, self.codec, self.gop)
         start = v["frames"]
         v["enc"].write(frames)
         v["frames"] += frames.shape[0]

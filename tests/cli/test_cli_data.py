@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import av
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from factory import write_dataset  # noqa: E402
+from helpers.lerobot_files import write_dataset
 
-from egovla.cli import main  # noqa: E402
+from egovla.cli import main
 
 
 @pytest.fixture(scope="module")

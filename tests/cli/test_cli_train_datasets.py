@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from factory import write_dataset  # noqa: E402
+from helpers.lerobot_files import write_dataset
 
-from egovla.cli import main  # noqa: E402
-from egovla.data.lerobot.reader import LeRobotReader  # noqa: E402
-from egovla.data.windows import WindowConfig, WindowDataset  # noqa: E402
-from egovla.model.policy import Policy  # noqa: E402
+from egovla.cli import main
+from egovla.runs import read_record
+from egovla.data.lerobot.reader import LeRobotReader
+from egovla.data.windows import WindowConfig, WindowDataset
+from egovla.model.policy import Policy
 
 TINY = ["--batch-size", "4", "--eval-samples", "8", "--chunk-len", "4", "--set", "backbone.image_size=32",
         "--set", "backbone.text_layers=1", "--set", "backbone.vision_layers=1", "--set", "head.layers=1",
@@ -36,9 +34,9 @@ def test_train_from_a_v3_dataset_and_predict(datasets, tmp_path, capsys):
                  "--out", str(out), *TINY]) == 0
     cfg = json.loads((out / "policy/config.json").read_text())
     assert (cfg["n_history"], cfg["n_views"], cfg["chunk_len"], cfg["action_dim"]) == (2, 2, 4, 48)
-    data = json.loads((out / "data.json").read_text())
-    assert data["window"]["history_s"] == [-0.2, 0.0] and data["datasets"][0]["cameras"] == [
-        "observation.images.cam0", "observation.images.cam1"]
+    record = read_record(out)
+    assert record.history_s == (-0.2, 0.0) and record.cameras == ("cam0", "cam1") and record.fps == 10
+    assert record.datasets[0]["cameras"] == ["observation.images.cam0", "observation.images.cam1"]
     ev = json.loads((out / "eval.json").read_text())
     assert ev["samples"] == 8 and np.isfinite(ev["wrist_error_m"])  # the held-out episode
     policy = Policy.from_pretrained(out / "policy")
@@ -51,9 +49,9 @@ def test_train_on_a_weighted_mixture(datasets, tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--dataset", f"{datasets / 'arm'}:3", "--dataset", f"{datasets / 'other'}:1",
                  "--steps", "3", "--out", str(out), *TINY]) == 0
-    data = json.loads((out / "data.json").read_text())
-    assert [d["weight"] for d in data["datasets"]] == [3.0, 1.0]
-    assert data["share"][str(datasets / "arm")] == pytest.approx(0.75, abs=0.2)
+    record = read_record(out)
+    assert [d["weight"] for d in record.datasets] == [3.0, 1.0]
+    assert record.share[str(datasets / "arm")] == pytest.approx(0.75, abs=0.2)
     assert json.loads((out / "summary.json").read_text())["steps_run"] == 3
 
 

@@ -30,18 +30,40 @@ CPU_SETS = ("cache", "prune=0.5", "int8", "bf16", "compile", "onnx", "cache,prun
 CUDA_SETS = ("cache", "prune=0.5", "bf16", "fp16", "compile", "cache,prune=0.5,bf16,compile")
 
 
+def parse_sets(text: str | None, device: str = "cpu") -> tuple[tuple[str, ...], ...]:
+    """'cache;prune=0.5;cache,int8' -> (('cache',), ('prune=0.5',), ('cache', 'int8')); None: the device's defaults."""
+    from egovla.model.levers import parse_levers
+
+    groups = text.split(";") if text else list(CPU_SETS if device == "cpu" else CUDA_SETS)
+    sets = [tuple(parse_levers(g)) for g in groups]
+    return tuple(s for s in sets if s)
+
+
+LEVERS_HELP = ("lever sets to measure beside the baseline, ';' between sets, ',' within one: e.g. "
+               "'cache;prune=0.5;int8;cache,prune=0.5,int8'. Levers: cache, prune=R (fraction of visual tokens "
+               "kept), int8 (CPU), bf16, fp16, compile, onnx (CPU). Default: each lever alone, then the CPU "
+               "(cache,prune=0.5,int8) or CUDA (cache,prune=0.5,bf16,compile) combination")
+
+
+def _f(default, help: str, **meta):
+    return field(default=default, metadata={"help": help, **meta})
+
+
 @dataclass
 class BenchConfig:
-    policy: str | None = None  # a run or policy folder
-    model: str | None = None  # an ARCHS name or a PolicyConfig JSON file (random weights)
-    head: str | None = None  # 'regression' / 'flow': the head of --model (default: the config's)
-    device: str = "cpu"
-    batch: int = 1
-    sets: list[list[str]] = field(default_factory=list)  # lever sets; the baseline is always measured first
-    runs: int = 30
-    warmup: int = 3
-    threads: int = 0  # torch threads (0: torch's default)
-    seed: int = 0
+    policy: str | None = _f(None, "a run folder from `egovla train`, or its policy/ folder", one_of="source",
+                            metavar="RUN_DIR")
+    model: str | None = _f(None, "an architecture with random weights: " + ", ".join(ARCHS) + ", or a PolicyConfig "
+                           "JSON file", one_of="source", metavar="NAME|CONFIG")
+    head: str | None = _f(None, "the head of --model (default: the config's)", choices=("regression", "flow"))
+    device: str = _f("cpu", "where to run", choices=("cpu", "cuda"))
+    batch: int = _f(1, "observations per call", metavar="B")
+    sets: tuple[tuple[str, ...], ...] | None = _f(None, LEVERS_HELP, flag="--levers", parse=parse_sets,
+                                                  metavar="SETS")
+    runs: int = _f(30, "timed calls per set", metavar="N")
+    warmup: int = _f(3, "untimed calls before", metavar="N")
+    threads: int = _f(0, "torch threads (0: torch's default)", metavar="N")
+    seed: int = _f(0, "seed of the random weights and the observation")
 
     def __post_init__(self) -> None:
         if (self.policy is None) == (self.model is None):
@@ -54,15 +76,8 @@ class BenchConfig:
             raise FileNotFoundError(f"--model {self.model}: not one of {', '.join(ARCHS)} nor a PolicyConfig JSON file")
         if self.policy is not None and not Path(self.policy).exists():
             raise FileNotFoundError(f"--policy {self.policy}: no such run or policy folder")
-
-
-def parse_sets(text: str | None, device: str) -> list[list[str]]:
-    """'cache;prune=0.5;cache,int8' -> [['cache'], ['prune=0.5'], ['cache', 'int8']]; None: the defaults."""
-    from egovla.model.levers import parse_levers
-
-    groups = text.split(";") if text else list(CPU_SETS if device == "cpu" else CUDA_SETS)
-    sets = [parse_levers(g) for g in groups]
-    return [s for s in sets if s]
+        if self.sets is None:
+            self.sets = parse_sets(None, self.device)
 
 
 # ---- models -------------------------------------------------------------------------------------
@@ -106,9 +121,9 @@ def build_model(cfg: BenchConfig):
     from egovla.model.policy import Policy
 
     if cfg.policy is not None:
-        path = Path(cfg.policy)
-        path = path / "policy" if (path / "policy" / "config.json").is_file() else path
-        return Policy.from_pretrained(path), f"trained policy {cfg.policy}"
+        from egovla.runs import load_run
+
+        return load_run(cfg.policy).policy, f"trained policy {cfg.policy}"
     torch.manual_seed(cfg.seed)
     head = cfg.head or "regression"
     if cfg.model == "tiny":  # `egovla demo`'s model: tiny backbone, 64 px, chunk 16
@@ -216,7 +231,7 @@ def _measure_child(cfg_dict: dict, levers: list[str]) -> dict:
 def run_bench(cfg: BenchConfig, progress: bool = True) -> list[dict]:
     """The baseline, then every lever set, each in a fresh process (clean memory peak and caches)."""
     rows = []
-    for levers in [[], *cfg.sets]:
+    for levers in [[], *map(list, cfg.sets)]:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             try:
                 row = pool.submit(_measure_child, asdict(cfg), levers).result()

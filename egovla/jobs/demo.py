@@ -14,38 +14,49 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from egovla.sim.tasks import DEMO_TASKS, MT10, parse_tasks
+
+
+def _f(default, help: str, **meta):
+    return field(default=default, metadata={"help": help, **meta})
 
 
 @dataclass(frozen=True)
-class DemoSize:
-    episodes: int          # expert episodes collected per task
-    steps: int             # optimizer steps
-    batch_size: int
-    eval_episodes: int     # closed-loop episodes per task
-    max_steps: int         # step limit per evaluation episode
-    tasks: tuple[str, ...] | None = None  # None: DEMO_TASKS
-    image_size: int = 64   # rendered = trained size (one view: the zoomed corner camera)
-    chunk_len: int = 16    # predicted steps (0.2 s at 80 Hz)
-    execute: int = 2       # steps of each chunk executed before predicting again
-    ensemble_w: float | None = 0.1  # temporal ensembling of overlapping chunks (None: off)
-    lr: float = 1e-3
-    holdout_samples: int = 256  # offline held-out check after training (0: none)
+class LoopConfig:
+    """One collect -> train -> evaluate loop on Meta-World, sized for a machine. `PRESETS` names some."""
+
+    episodes: int = _f(25, "expert episodes collected per task")
+    steps: int = _f(2200, "optimizer steps")
+    batch_size: int = _f(32, "samples per optimizer step")
+    eval_episodes: int = _f(20, "closed-loop episodes per task, on unseen layouts")
+    max_steps: int = _f(200, "step limit per evaluation episode")
+    tasks: tuple[str, ...] | None = _f(None, "task names (None: DEMO_TASKS)")
+    image_size: int = _f(64, "rendered = trained image size (one view: the zoomed corner camera)")
+    chunk_len: int = _f(16, "predicted steps per chunk (0.2 s at 80 Hz)")
+    execute: int = _f(2, "steps of each chunk executed before predicting again")
+    ensemble_w: float | None = _f(0.1, "temporal ensembling of overlapping chunks (None: off)")
+    lr: float = _f(1e-3, "peak learning rate")
+    holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
 
 
-FULL = DemoSize(episodes=25, steps=2200, batch_size=32, eval_episodes=20, max_steps=200)
-QUICK = DemoSize(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_steps=60,
-                 tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0)
+FULL = LoopConfig()
+QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_steps=60,
+                   tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0)
+#: The CPU MT10 benchmark (benchmarks/metaworld_mt10.py --reduced) and its full-size setting for a GPU.
+MT10_REDUCED = replace(FULL, episodes=10, steps=1500, batch_size=32, eval_episodes=10, tasks=MT10)
+MT10_FULL = replace(FULL, episodes=50, steps=6000, batch_size=64, eval_episodes=50, tasks=MT10)
+PRESETS = {"demo": FULL, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt10": MT10_FULL}
 
 
-def collect_train_eval(out: Path, tasks: tuple[str, ...], size: DemoSize, head: str = "regression",
+def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head: str = "regression",
                        workers: int | None = None, progress: bool = True, say=print) -> dict:
     """collect -> train -> evaluate under `out` (data/, run/, eval/); returns what each stage reported."""
     import torch
 
-    from egovla.data.windows import WindowConfig
-    from egovla.pipeline import DatasetSpec, TrainJob, run_training
+    from egovla.jobs.train import TrainJob, run_training
     from egovla.sim.collect import CollectConfig, collect
     from egovla.sim.evaluate import EvalConfig, evaluate
     from egovla.sim.metaworld_env import EnvConfig
@@ -64,9 +75,8 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: DemoSize, head: 
 
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    job = TrainJob(datasets=[DatasetSpec(str(data), 1.0)], head=head, eval_samples=size.holdout_samples,
-                   window=WindowConfig(history=(0.0,), chunk_len=size.chunk_len),
-                   holdout=0.05 if size.holdout_samples else 0.0)
+    job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=(0.0,),
+                   chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0)
     cfg = TrainConfig(steps=size.steps, batch_size=size.batch_size, lr=size.lr,
                       warmup_steps=min(50, size.steps // 4), min_lr_ratio=0.1, seed=0, num_workers=1)
     run = out / "run"
@@ -83,25 +93,42 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: DemoSize, head: 
     return {"wall": wall, "collect": col, "train": train, "eval": ev, "data": data, "run": run}
 
 
-def run_demo(out: Path, quick: bool = False, head: str = "regression", tasks: tuple[str, ...] | None = None,
-             workers: int | None = None, progress: bool = True) -> int:
-    from egovla.cli_sim import print_success_table
-    from egovla.sim.tasks import DEMO_TASKS
+@dataclass(frozen=True)
+class DemoConfig:
+    """`egovla demo`: which loop (a preset, optionally with other tasks or head) and where it goes."""
 
-    size = QUICK if quick else FULL
-    tasks = tasks or size.tasks or DEMO_TASKS
-    out = Path(out)
+    out: Path = _f(Path("runs/demo"), "output folder (replaced if it exists)")
+    preset: str = _f("demo", "the loop's size: " + ", ".join(PRESETS), choices=tuple(PRESETS))
+    quick: bool = _f(False, "a ~2-minute smoke run (the demo-quick preset: 2 easy tasks, few steps)")
+    head: str = _f("regression", "action head", choices=("regression", "flow"))
+    tasks: tuple[str, ...] | None = _f(None, "task set instead of the preset's (mt10, demo, or names like "
+                                       "push-v3,reach-v3)", parse=parse_tasks, metavar="TASKS")
+    workers: int | None = _f(None, "processes for collection and evaluation (default: one per CPU core)",
+                             metavar="N")
+    progress: bool = _f(True, "progress bars")
+
+    def loop(self) -> LoopConfig:
+        return PRESETS["demo-quick" if self.quick else self.preset]
+
+
+def run_demo(cfg: DemoConfig, loop: LoopConfig | None = None) -> int:
+    """The demo: `loop` (default: the config's preset) collected, trained and evaluated under `cfg.out`."""
+    from egovla.sim.evaluate import format_success_table
+
+    size = loop or cfg.loop()
+    tasks = cfg.tasks or size.tasks or DEMO_TASKS
+    head, quick, out = cfg.head, cfg.quick, Path(cfg.out)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    print(f"egovla demo ({'quick' if quick else 'full'}) on Meta-World: {', '.join(tasks)}\n"
+    print(f"egovla demo ({'quick' if quick else cfg.preset}) on Meta-World: {', '.join(tasks)}\n"
           f"collect {size.episodes} expert demonstrations per task -> train the tiny VLA ({head} head, "
           f"{size.steps} steps) -> evaluate {size.eval_episodes} closed-loop episodes per task on unseen layouts",
           flush=True)
-    r = collect_train_eval(out, tasks, size, head, workers, progress, say=lambda m: print(m, flush=True))
+    r = collect_train_eval(out, tasks, size, head, cfg.workers, cfg.progress, say=lambda m: print(m, flush=True))
     wall, ev = r["wall"], r["eval"]
     print()
-    print_success_table(ev)
+    print(format_success_table(ev))
     print(f"\nwall time: collect {wall['collect']:.0f} s, train {wall['train']:.0f} s, eval {wall['eval']:.0f} s "
           f"({ev['steps_per_s']:.0f} steps/s), total {wall['total']:.0f} s")
     print(f"dataset:  {r['data']}\npolicy:   {r['run'] / 'policy'}\nloss:     {r['run'] / 'loss.png'}\n"

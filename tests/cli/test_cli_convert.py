@@ -4,20 +4,18 @@ and robot data together (their state and action slots line up in the unified spa
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from factory import GRIPPER_NAMES, write_dataset  # noqa: E402
+from helpers.lerobot_files import GRIPPER_NAMES, write_dataset
 
-from egovla import spaces  # noqa: E402
-from egovla.cli import main  # noqa: E402
-from egovla.data.lerobot.reader import LeRobotReader  # noqa: E402
-from egovla.data.sources import open_sources  # noqa: E402
-from egovla.data.windows import WindowConfig  # noqa: E402
+from egovla import spaces
+from egovla.cli import main
+from egovla.runs import read_record
+from egovla.data.lerobot.reader import LeRobotReader
+from egovla.data.sources import open_sources
+from egovla.data.windows import WindowConfig
 
 TINY = ["--batch-size", "4", "--eval-samples", "8", "--chunk-len", "4", "--image-size", "32", "--set",
         "backbone.image_size=32", "--set", "backbone.text_layers=1", "--set", "backbone.vision_layers=1",
@@ -78,5 +76,4 @@ def test_train_on_human_and_robot_data_together(human, tmp_path):
                  "--steps", "3", "--out", str(out), *TINY]) == 0
     cfg = json.loads((out / "policy/config.json").read_text())
     assert (cfg["action_dim"], cfg["state_dim"], cfg["chunk_len"]) == (48, 48, 4)
-    data = json.loads((out / "data.json").read_text())
-    assert len(data["datasets"]) == 2
+    assert len(read_record(out).datasets) == 2
