@@ -36,6 +36,7 @@ from egovla import spaces
 from egovla.data.egodex.format import EgoDexEpisode, EgoDexError, find_episodes, read_episode
 from egovla.data.egodex.frames import View, read_frames, video_size
 from egovla.data.egodex.labels import LabelConfig, Labels, episode_labels
+from egovla.data.staging import staged_meta
 
 CAMERA = "observation.images.ego"
 SOURCE_FPS = 30
@@ -84,15 +85,9 @@ def _part(parts: Path, src: Path, hdf5: Path) -> Path:
 
 
 def _staged(part: Path, fingerprint: str) -> dict | None:
-    npz = part.with_suffix(".npz")
-    if not npz.is_file() or not part.with_suffix(".mp4").is_file():
+    if not part.with_suffix(".mp4").is_file():
         return None
-    try:
-        with np.load(npz) as z:
-            meta = json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError):
-        return None
-    return meta if meta.get("fingerprint") == fingerprint else None
+    return staged_meta(part.with_suffix(".npz"), fingerprint)
 
 
 @dataclass

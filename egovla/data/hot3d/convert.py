@@ -131,16 +131,12 @@ class Skip(Exception):
 
 def stage_clip(tar: Path, part: Path, cfg: Hot3DConfig) -> dict:
     from egovla.data.mp4 import Mp4Writer
+    from egovla.data.staging import staged_meta
 
     npz = part.with_suffix(".npz")
-    if npz.is_file() and part.with_suffix(".mp4").is_file():
-        try:
-            with np.load(npz) as z:
-                meta = json.loads(str(z["meta"]))
-            if meta.get("fingerprint") == cfg.fingerprint():
-                return {**meta, "skipped": True}
-        except (OSError, ValueError, KeyError):
-            pass
+    meta = staged_meta(npz, cfg.fingerprint()) if part.with_suffix(".mp4").is_file() else None
+    if meta is not None:
+        return {**meta, "skipped": True}
     with Clip(tar) as clip:
         info = clip.info(0)
         streams = clip.streams()

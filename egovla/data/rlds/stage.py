@@ -25,21 +25,11 @@ from egovla.data.rlds.config import Settings
 from egovla.data.rlds.example import ExampleError, parse_example
 from egovla.data.rlds.features import Episode, Leaf, RLDSFormatError, decode_episode
 from egovla.data.rlds.tfrecord import iter_records
+from egovla.data.staging import staged_meta
 
 
 def part_path(shard_dir: Path, record: int) -> Path:
     return shard_dir / f"{record:06d}.npz"
-
-
-def staged_meta(npz: Path, fingerprint: str) -> dict | None:
-    if not npz.is_file():
-        return None
-    try:
-        with np.load(npz) as z:
-            meta = json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError):
-        return None
-    return meta if meta.get("fingerprint") == fingerprint else None
 
 
 def _stamp(shard: Path) -> dict:
