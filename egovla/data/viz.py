@@ -62,7 +62,7 @@ def _layout(reader, cameras: list[str], width: int | None) -> tuple[int, list[in
     """(view height, view widths, frame width): views keep their aspect ratio and share a height."""
     if not cameras:
         return 0, [], _even(width or 640)
-    shapes = [[int(s) for s in reader.features[k]["shape"][:2]] for k in cameras]
+    shapes = [list(reader.camera_hw(k)) for k in cameras]
     vh = min(max(MIN_VIEW_H, max(h for h, _ in shapes)), MAX_VIEW_H)
     row = sum(w * vh / h for h, w in shapes)
     scale = width / row if width else min(1.0, MAX_WIDTH / row)

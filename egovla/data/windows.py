@@ -127,8 +127,8 @@ class WindowDataset:
         self.n_views = cfg.n_views or len(self.cameras)
         if self.n_views < len(self.cameras):
             raise ValueError(f"{reader.root}: has {len(self.cameras)} cameras, more than n_views={self.n_views}")
-        self.image_hw = tuple(cfg.image_size) if cfg.image_size else tuple(reader.features[self.cameras[0]]["shape"][:2])
-        shapes = {c: tuple(reader.features[c]["shape"][:2]) for c in self.cameras}
+        self.image_hw = tuple(cfg.image_size) if cfg.image_size else reader.camera_hw(self.cameras[0])
+        shapes = {c: reader.camera_hw(c) for c in self.cameras}
         if cfg.image_size is None and len(set(shapes.values())) > 1:
             raise ValueError(f"{reader.root}: cameras have different sizes {shapes}; set an image size to resize them to")
 

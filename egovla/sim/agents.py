@@ -27,15 +27,20 @@ class _HistoryAgent:
     hw: tuple[int, int]
     n_views: int
 
-    def __init__(self, fps: float):
+    def __init__(self, fps: float, views: Sequence[str] | None = None):
         self.fps = fps
+        self.views = list(views) if views else None  # environment cameras for the policy's views, overriding names
         self.history: FrameHistory | None = None
 
     def reset(self, env: MetaWorldEnv) -> None:
-        cams = self.cameras or list(env.config.cameras)[: self.n_views]
+        cams = self.views or self.cameras or list(env.config.cameras)[: self.n_views]
         missing = [c for c in cams if c not in env.config.cameras]
         if missing:
-            raise ValueError(f"the policy was trained on camera(s) {missing}, which the environment does not render")
+            hint = "" if self.views else " (name the environment's cameras for them with --views)"
+            raise ValueError(f"the policy's view(s) {missing} are not cameras the environment renders "
+                             f"({list(env.config.cameras)}){hint}")
+        if len(cams) > self.n_views:
+            raise ValueError(f"{len(cams)} cameras for a policy with {self.n_views} view(s)")
         self.history = FrameHistory(cams, self.history_s, self.fps, self.hw, self.n_views)
 
     def observe(self, obs: dict) -> None:
@@ -52,8 +57,8 @@ class PolicyAgent(_HistoryAgent):
     windows had. `levers` are inference switches (`egovla.model.levers`).
     """
 
-    def __init__(self, run: str | Path, fps: float, levers: Sequence[str] = ()):
-        super().__init__(fps)
+    def __init__(self, run: str | Path, fps: float, levers: Sequence[str] = (), views: Sequence[str] | None = None):
+        super().__init__(fps, views)
         loaded = load_run(run, levers)
         self.policy, record = loaded.policy, loaded.record
         cfg = self.policy.config
@@ -74,10 +79,10 @@ class RemoteAgent(_HistoryAgent):
     """A policy served by `egovla serve`, asked over a websocket; what it needs comes from the
     server's metadata. Its chunks equal those of `PolicyAgent` on the same run folder."""
 
-    def __init__(self, url: str, fps: float, token: str | None = None):
+    def __init__(self, url: str, fps: float, token: str | None = None, views: Sequence[str] | None = None):
         from egovla.client.client import PolicyClient
 
-        super().__init__(fps)
+        super().__init__(fps, views)
         self.client = PolicyClient(url, token=token)
         meta = self.client.metadata
         t, v, _, h, w = meta["image_shape"]

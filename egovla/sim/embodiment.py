@@ -63,6 +63,15 @@ class GripperEmbodiment:
     def mask(self) -> np.ndarray:
         return GRIPPER_MASK
 
+    def observe(self, env) -> tuple[np.ndarray, np.ndarray]:
+        """(state, state_mask) of a MetaWorldEnv now: the unified vector in its first camera's frame."""
+        return self.state(env.camera_pose(env.config.cameras[0]), env.hand_pose(), env.pads()), GRIPPER_MASK.copy()
+
+    def command(self, target: np.ndarray, env, obs: dict, prev_hand: np.ndarray) -> np.ndarray:
+        """The Meta-World action toward a unified target, through the first camera's pose."""
+        return self.action(target, env.camera_pose(env.config.cameras[0]), obs["hand"], obs["grip"],
+                           obs["hand"] - prev_hand)
+
     def state(self, T_world_camera: np.ndarray, T_world_hand: np.ndarray, pads_world: np.ndarray) -> np.ndarray:
         """(48,) float32 unified state: hand pose in the camera frame, pads in the hand frame, 0 elsewhere."""
         T_cam_hand = geometry.to_camera_frame(T_world_camera, T_world_hand)
@@ -102,3 +111,25 @@ class GripperEmbodiment:
         else:
             grip = 1.0 if want < self.close_below else -1.0
         return np.array([*move, grip], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class RawEmbodiment:
+    """Meta-World's own spaces, as LeRobot's published Meta-World data holds them: the state is the first
+    4 numbers of Meta-World's observation (hand xyz and gripper opening) and a policy's chunk holds
+    raw actions (dx, dy, dz, grip), executed as they are (clipped to [-1, 1])."""
+
+    state_dim: int = 4
+
+    def observe(self, env) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(env.raw_observation[: self.state_dim], dtype=np.float32), np.ones(self.state_dim, bool)
+
+    def command(self, target: np.ndarray, env, obs: dict, prev_hand: np.ndarray) -> np.ndarray:
+        target = np.asarray(target, dtype=np.float64).reshape(-1)
+        if target.shape[0] < 4 or not np.all(np.isfinite(target[:4])):
+            raise ValueError(f"target: expected a finite raw action (dx, dy, dz, grip), got shape {target.shape}")
+        return np.clip(target[:4], -1.0, 1.0).astype(np.float32)
+
+
+#: How a policy's chunks and states meet the simulator, by name (`egovla eval metaworld --embodiment`).
+EMBODIMENTS = {"gripper": GripperEmbodiment, "raw": RawEmbodiment}

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from egovla.sim import report
 from egovla.sim.collect import TASKS_HELP, default_workers, episode_groups, map_units
+from egovla.sim.embodiment import EMBODIMENTS
 from egovla.client.ensemble import TemporalEnsemble
 from egovla.data.mp4 import write_mp4
 from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
@@ -59,6 +61,13 @@ class EvalConfig:
                             one_of="who", metavar="URL")
     token: str | None = _f(None, "token for a --server started with --token (never written to results)",
                            env="EGOVLA_TOKEN", metavar="T")
+    views: tuple[str, ...] | None = _f(None, "the environment cameras that feed the policy's views, in order (default: "
+                                       "the cameras the run was trained on, by name; give them for data whose camera "
+                                       "names are not Meta-World's, e.g. corner2 for LeRobot's observation.image)",
+                                       metavar="C1,C2")
+    embodiment: str = _f("gripper", "how chunks and states meet the simulator: 'gripper' (the unified space: wrist "
+                         "and pad targets in the first camera's frame) or 'raw' (Meta-World's 4-D action and "
+                         "observation[:4], as LeRobot's Meta-World data holds them)", choices=tuple(EMBODIMENTS))
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.workers < 1 or self.execute < 1:
@@ -67,12 +76,15 @@ class EvalConfig:
             raise ValueError(f"max_steps: expected 1..{MAX_STEPS}, got {self.max_steps}")
         if self.server and self.levers:
             raise ValueError("levers apply to a local policy; a served policy gets them from `egovla serve --levers`")
+        if self.embodiment not in EMBODIMENTS:
+            raise ValueError(f"embodiment: expected one of {sorted(EMBODIMENTS)}, got {self.embodiment!r}")
+        if self.embodiment == "raw" and self.policy == ORACLE and not self.server:
+            raise ValueError("the oracle speaks the unified space; use --embodiment gripper with --policy oracle")
 
 
 def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: bool = False) -> dict:
     obs = env.reset(layout)
     agent.reset(env)
-    T_world_cam = env.camera_pose(env.config.cameras[0])
     ensemble = TemporalEnsemble(cfg.ensemble_w) if cfg.ensemble_w is not None else None
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
     prev_hand = obs["hand"]
@@ -87,7 +99,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
             if ensemble is not None:
                 ensemble.add(t, chunk)
         target = ensemble.target(t) if ensemble is not None else chunk[t - t0]
-        action = env.embodiment.action(target, T_world_cam, obs["hand"], obs["grip"], obs["hand"] - prev_hand)
+        action = env.embodiment.command(target, env, obs, prev_hand)
         prev_hand = obs["hand"]
         obs, success = env.step(action)
         if success:
@@ -103,7 +115,7 @@ _AGENT = None
 def _agent(cfg: EvalConfig, fps: float):
     """One agent per worker process, rebuilt when the policy (or its weights on disk) changed."""
     global _AGENT
-    key = (cfg.policy, cfg.levers, cfg.server)
+    key = (cfg.policy, cfg.levers, cfg.server, cfg.views)
     if cfg.server is None and cfg.policy != ORACLE:
         weights = sorted(Path(cfg.policy).rglob("model.safetensors"))
         key += tuple((str(w), w.stat().st_mtime_ns) for w in weights)
@@ -113,7 +125,7 @@ def _agent(cfg: EvalConfig, fps: float):
         if cfg.server is not None:
             from egovla.sim.agents import RemoteAgent
 
-            _AGENT = (key, RemoteAgent(cfg.server, fps, token=cfg.token))
+            _AGENT = (key, RemoteAgent(cfg.server, fps, token=cfg.token, views=cfg.views))
         elif cfg.policy == ORACLE:
             from egovla.sim.agents import ExpertOracle
 
@@ -121,7 +133,7 @@ def _agent(cfg: EvalConfig, fps: float):
         else:
             from egovla.sim.agents import PolicyAgent
 
-            _AGENT = (key, PolicyAgent(cfg.policy, fps, levers=cfg.levers))
+            _AGENT = (key, PolicyAgent(cfg.policy, fps, levers=cfg.levers, views=cfg.views))
     return _AGENT[1]
 
 
@@ -131,7 +143,7 @@ def _work(unit: tuple) -> list[dict]:
 
     torch.set_num_threads(1)
     out, kept = [], {True: 0, False: 0}
-    with MetaWorldEnv(task, seed, cfg.env) as env:
+    with MetaWorldEnv(task, seed, cfg.env, EMBODIMENTS[cfg.embodiment]()) as env:
         agent = _agent(cfg, env.fps)
         for e, layout in episodes:
             t0 = time.perf_counter()
@@ -182,31 +194,32 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
 
 
 def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
+    """results.json: per task success with its Wilson 95% interval, MT50 difficulty groups, the mean, every
+    episode (task, episode, seed, layout, success, steps), the settings, and what produced them."""
     tasks = {}
     for task in cfg.tasks:
         rs = [r for r in results if r["task"] == task]
         ok = [r for r in rs if r["success"]]
-        tasks[task] = {"success_rate": len(ok) / len(rs), "episodes": len(rs), "successes": len(ok),
+        tasks[task] = {**report.rate_with_interval(len(ok), len(rs)),
                        "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None}
     steps = sum(r["steps"] for r in results)
     infer = sum(r["infer_s"] for r in results)
     config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks),
               "levers": list(cfg.levers), "token": None}
+    n_ok = sum(r["success"] for r in results)
     return {
         "mean_success_rate": float(np.mean([t["success_rate"] for t in tasks.values()])),
-        "tasks": tasks, "episodes": len(results), "steps": steps, "seconds": wall,
-        "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
-        "config": config,
+        "pooled": report.rate_with_interval(n_ok, len(results)),
+        "tasks": tasks, "difficulty": report.by_difficulty(tasks), "episodes": len(results), "steps": steps,
+        "seconds": wall, "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
+        "config": config, "provenance": report.provenance(),
         "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps")} for r in results],
     }
 
 
 def format_success_table(summary: dict) -> str:
-    lines = [f"{'task':<28} {'success':>8} {'episodes':>9}"]
-    for task, r in summary["tasks"].items():
-        lines.append(f"{task:<28} {100 * r['success_rate']:>7.0f}% {r['episodes']:>9}")
-    lines.append(f"{'mean':<28} {100 * summary['mean_success_rate']:>7.0f}%")
-    return "\n".join(lines)
+    """Per task (and MT50 difficulty group) success with its Wilson 95% interval, then the mean."""
+    return report.format_table(summary)
 
 
 def plot_success(summary: dict, path: Path) -> None:
@@ -217,13 +230,16 @@ def plot_success(summary: dict, path: Path) -> None:
 
     names = list(summary["tasks"])
     rates = [100 * summary["tasks"][t]["success_rate"] for t in names]
+    lows = [100 * summary["tasks"][t]["wilson95"][0] for t in names]
+    highs = [100 * summary["tasks"][t]["wilson95"][1] for t in names]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(names) + 1.5), 3.6))
-    ax.bar(range(len(names)), rates, color="tab:blue")
+    ax.bar(range(len(names)), rates, color="tab:blue",
+           yerr=np.maximum(0.0, [np.subtract(rates, lows), np.subtract(highs, rates)]), capsize=3, ecolor="0.3")
     ax.set_xticks(range(len(names)), [n.removesuffix("-v3") for n in names], rotation=40, ha="right", fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_ylabel("success %")
     ax.set_title(f"Meta-World closed loop: mean {100 * summary['mean_success_rate']:.0f}% "
-                 f"({summary['tasks'][names[0]]['episodes']} episodes/task)", fontsize=9)
+                 f"({summary['tasks'][names[0]]['episodes']} episodes/task; bars: Wilson 95%)", fontsize=9)
     for i, r in enumerate(rates):
         ax.text(i, r + 1, f"{r:.0f}", ha="center", fontsize=7)
     fig.tight_layout()

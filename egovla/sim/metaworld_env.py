@@ -43,18 +43,36 @@ class EnvConfig:
     cameras: tuple[str, ...] = field(default=("corner",), metadata={
         "help": "views to render (topview, corner, corner2, corner3, corner4, behindGripper, gripperPOV); the first "
                 "one is the camera frame of states and actions", "metavar": "C1,C2"})
-    size: int = field(default=128, metadata={"help": "square image size", "metavar": "PX"})
+    size: int = field(default=128, metadata={"help": "image height (and width, unless --width) in pixels",
+                                             "metavar": "PX"})
+    width: int | None = field(default=None, metadata={"help": "image width in pixels (default: square)",
+                                                      "metavar": "PX"})
     fovy: float | None = field(default=DEFAULT_FOVY, metadata={
         "help": "vertical field of view given to the chosen cameras; 0 keeps Meta-World's", "metavar": "DEG",
         "parse": lambda raw: None if raw.strip().lower() in ("0", "0.0", "none") else float(raw)})
+    camera_pos: tuple[float, float, float] | None = field(default=None, metadata={
+        "help": "move the first camera to this world position (x,y,z metres), keeping its orientation; LeRobot's "
+                "Meta-World data moves corner2 to 0.75,0.075,0.7", "metavar": "X,Y,Z"})
 
     def __post_init__(self) -> None:
         if not self.cameras:
             raise ValueError("cameras: need at least one camera")
         if self.fovy is not None and not 0 < self.fovy < 180:
             raise ValueError(f"fovy: expected degrees in (0, 180), got {self.fovy}")
-        if self.size < 8:
-            raise ValueError(f"size: expected >= 8 pixels, got {self.size}")
+        if self.size < 8 or (self.width is not None and self.width < 8):
+            raise ValueError(f"size and width: expected >= 8 pixels, got {self.size}, {self.width}")
+        if self.camera_pos is not None and len(self.camera_pos) != 3:
+            raise ValueError(f"camera_pos: expected 3 numbers (x, y, z), got {self.camera_pos}")
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """(height, width) of rendered images."""
+        return self.size, self.width or self.size
+
+
+#: The view of LeRobot's Meta-World data (`lerobot/metaworld_mt50`, its `metaworld` env): camera corner2
+#: moved to (0.75, 0.075, 0.7), Meta-World's own field of view, 480 px, turned upright.
+LEROBOT_VIEW = EnvConfig(cameras=("corner2",), size=480, fovy=None, camera_pos=(0.75, 0.075, 0.7))
 
 
 class MetaWorldEnv:
@@ -67,15 +85,15 @@ class MetaWorldEnv:
     `grip` the fingertip distance in metres (both world frame). `step` also returns `success`.
     """
 
-    def __init__(self, task: str, seed: int, config: EnvConfig = EnvConfig(),
-                 embodiment: GripperEmbodiment = GripperEmbodiment()):
+    def __init__(self, task: str, seed: int, config: EnvConfig = EnvConfig(), embodiment=None):
         if task not in INSTRUCTIONS:
             raise ValueError(f"task: unknown Meta-World task {task!r}")
         import gymnasium as gym
         import metaworld  # noqa: F401  (registers the Meta-World environments)
         import mujoco
 
-        self.task, self.seed, self.config, self.embodiment = task, int(seed), config, embodiment
+        self.task, self.seed, self.config = task, int(seed), config
+        self.embodiment = embodiment if embodiment is not None else GripperEmbodiment()
         self.instruction = INSTRUCTIONS[task]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -100,9 +118,12 @@ class MetaWorldEnv:
             for i in self._cam_ids.values():
                 model.cam_fovy[i] = config.fovy
         model.vis.quality.offsamples = 0  # before the renderer exists: no multisampling buffer
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, config.size)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, config.size)
-        self._renderer = mujoco.Renderer(model, config.size, config.size)
+        if config.camera_pos is not None:
+            model.cam_pos[frame_cam] = config.camera_pos
+        height, width = config.hw
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+        self._renderer = mujoco.Renderer(model, height, width)
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self._turned = {c: c.startswith("corner") for c in config.cameras}
@@ -148,10 +169,11 @@ class MetaWorldEnv:
 
     def observe(self) -> dict:
         hand, pads = self.hand_pose(), self.pads()
+        state, state_mask = self.embodiment.observe(self)
         return {
             "images": {c: self.render(c) for c in self.config.cameras},
-            "state": self.embodiment.state(self.camera_pose(self.config.cameras[0]), hand, pads),
-            "state_mask": self.embodiment.mask.copy(),
+            "state": state,
+            "state_mask": state_mask,
             "raw": np.asarray(self._raw, dtype=np.float32),
             "hand": hand[:3, 3].copy(),
             "grip": float(np.linalg.norm(pads[0] - pads[1])),
@@ -160,6 +182,25 @@ class MetaWorldEnv:
     @property
     def fps(self) -> float:
         return 1.0 / float(self._sim.dt)
+
+    @property
+    def raw_observation(self) -> np.ndarray:
+        """Meta-World's own 39-D observation of now."""
+        return np.asarray(self._raw, dtype=np.float32)
+
+    @property
+    def sim_model(self):
+        """MuJoCo's model: what rendering reads (colours, cameras, lights); physics is not changed through it."""
+        return self._sim.model
+
+    @property
+    def sim_data(self):
+        return self._sim.data
+
+    def camera_id(self, camera: str) -> int:
+        if camera not in self._cam_ids:
+            raise ValueError(f"camera {camera!r} is not rendered here; rendered: {list(self._cam_ids)}")
+        return self._cam_ids[camera]
 
     # ---- geometry --------------------------------------------------------------------------------
     def camera_pose(self, camera: str) -> np.ndarray:
@@ -174,9 +215,9 @@ class MetaWorldEnv:
     def intrinsics(self, camera: str) -> np.ndarray:
         """Pinhole K (3, 3) in pixels for the rendered size (square pixels; pixel centres at +0.5)."""
         fovy = np.deg2rad(self._sim.model.cam_fovy[self._cam_ids[camera]])
-        f = 0.5 * self.config.size / np.tan(0.5 * fovy)
-        c = 0.5 * self.config.size
-        return np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
+        height, width = self.config.hw
+        f = 0.5 * height / np.tan(0.5 * fovy)  # MuJoCo's fovy is vertical; pixels are square
+        return np.array([[f, 0.0, 0.5 * width], [0.0, f, 0.5 * height], [0.0, 0.0, 1.0]])
 
     def hand_pose(self) -> np.ndarray:
         """T_world_hand (4, 4): the end-effector body Meta-World's own observation reports."""

@@ -59,7 +59,6 @@ async def control_episode(env: MetaWorldEnv, client, layout: int, cfg: ControlCo
     obs = env.reset(layout)
     history = FrameHistory.from_metadata(client.metadata, fps=env.fps)
     scheduler = ActionScheduler(cfg.threshold, merge=cfg.merge, ensemble_w=cfg.ensemble_w, late=cfg.late)
-    T_world_cam = env.camera_pose(env.config.cameras[0])
     still = obs["state"].astype(np.float64)  # before the first chunk: stay where the arm is
     dt, start = 1.0 / cfg.hz, clock.now()
     pending, waits, t, success, fed = None, [], 0, False, 0
@@ -67,8 +66,7 @@ async def control_episode(env: MetaWorldEnv, client, layout: int, cfg: ControlCo
 
     def step(target) -> None:
         nonlocal obs, success, t, prev_hand
-        action = env.embodiment.action(still if target is None else target, T_world_cam, obs["hand"], obs["grip"],
-                                       obs["hand"] - prev_hand)
+        action = env.embodiment.command(still if target is None else target, env, obs, prev_hand)
         prev_hand = obs["hand"]
         obs, success = env.step(action)
         t += 1

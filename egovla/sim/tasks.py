@@ -63,11 +63,27 @@ MT50 = tuple(INSTRUCTIONS)
 #: image decides where to go (proprioception alone cannot solve them), each with a distinct scene.
 DEMO_TASKS = ("button-press-topdown-v3", "drawer-open-v3", "drawer-close-v3", "window-open-v3")
 
-TASK_SETS = {"mt10": MT10, "mt50": MT50, "demo": DEMO_TASKS}
+#: MT50 by difficulty, in the grouping LeRobot's Meta-World evaluation and SmolVLA's paper report
+#: (easy 28, medium 11, hard 6, very hard 5 tasks).
+DIFFICULTY = {
+    "easy": ("button-press-v3", "button-press-topdown-v3", "button-press-topdown-wall-v3", "button-press-wall-v3",
+             "coffee-button-v3", "dial-turn-v3", "door-close-v3", "door-lock-v3", "door-open-v3", "door-unlock-v3",
+             "drawer-close-v3", "drawer-open-v3", "faucet-close-v3", "faucet-open-v3", "handle-press-v3",
+             "handle-press-side-v3", "handle-pull-v3", "handle-pull-side-v3", "lever-pull-v3", "plate-slide-v3",
+             "plate-slide-back-v3", "plate-slide-back-side-v3", "plate-slide-side-v3", "reach-v3", "reach-wall-v3",
+             "window-close-v3", "window-open-v3", "peg-unplug-side-v3"),
+    "medium": ("basketball-v3", "bin-picking-v3", "box-close-v3", "coffee-pull-v3", "coffee-push-v3", "hammer-v3",
+               "peg-insert-side-v3", "push-wall-v3", "soccer-v3", "sweep-v3", "sweep-into-v3"),
+    "hard": ("assembly-v3", "hand-insert-v3", "pick-out-of-hole-v3", "pick-place-v3", "push-v3", "push-back-v3"),
+    "very_hard": ("shelf-place-v3", "disassemble-v3", "stick-pull-v3", "stick-push-v3", "pick-place-wall-v3"),
+}
+
+TASK_SETS = {"mt10": MT10, "mt50": MT50, "demo": DEMO_TASKS, **DIFFICULTY}
 
 
 def parse_tasks(spec: str) -> tuple[str, ...]:
-    """"mt10" | "mt50" | "demo" | "T1,T2" (the "-v3" suffix may be left out) -> task names."""
+    """"mt10" | "mt50" | "demo" | a difficulty ("easy", "medium", "hard", "very_hard") | "T1,T2" (the "-v3"
+    suffix may be left out) -> task names."""
     spec = spec.strip()
     if spec.lower() in TASK_SETS:
         return TASK_SETS[spec.lower()]
@@ -75,7 +91,8 @@ def parse_tasks(spec: str) -> tuple[str, ...]:
     for name in (s.strip() for s in spec.split(",") if s.strip()):
         full = name if name.endswith("-v3") else f"{name}-v3"
         if full not in INSTRUCTIONS:
-            raise ValueError(f"--tasks: unknown Meta-World task {name!r}; expected mt10, mt50, demo or names "
+            raise ValueError(f"--tasks: unknown Meta-World task {name!r}; expected mt10, mt50, demo, a difficulty "
+                             f"(easy, medium, hard, very_hard) or names "
                              f"like push-v3 (known: {', '.join(sorted(INSTRUCTIONS))})")
         out.append(full)
     if not out:

@@ -28,11 +28,12 @@ def obs_of(sample: dict) -> dict:
     return {k: sample[k] for k in ("images", "instruction", "state")}
 
 
-def tiny_policy(head: str = "regression", size: int = 32, seed: int = 0, chunk_len: int = CHUNK) -> Policy:
+def tiny_policy(head: str = "regression", size: int = 32, seed: int = 0, chunk_len: int = CHUNK,
+                max_text_len: int = 24) -> Policy:
     torch.manual_seed(seed)
     cfg = PolicyConfig(
         backbone=BackboneConfig(image_size=size, vision_hidden=32, text_hidden=32, vision_heads=2, text_heads=2,
-                                vision_layers=1, text_layers=1, max_text_len=24),
+                                vision_layers=1, text_layers=1, max_text_len=max_text_len),
         head=HeadConfig(kind=head, width=32, layers=1, heads=2, flow_steps=2),
         image_height=size, image_width=size, chunk_len=chunk_len, n_queries=2,
     )

@@ -133,7 +133,7 @@ def test_unknown_camera_raises_and_lists_the_cameras():
 
 
 @pytest.mark.parametrize("kwargs, message", [({"cameras": ()}, "at least one camera"),
-                                             ({"size": 4}, "size: expected >= 8")])
+                                             ({"size": 4}, "size and width: expected >= 8")])
 def test_env_config_is_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EnvConfig(**kwargs)

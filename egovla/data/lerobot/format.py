@@ -148,5 +148,10 @@ def load_info(root: Path) -> dict[str, Any]:
     return info
 
 
+def is_image(feature: dict) -> bool:
+    """A camera stored frame by frame in the data files (LeRobot's `image` dtype), not as a video."""
+    return feature.get("dtype") == "image"
+
+
 def camera_keys(features: dict[str, dict]) -> list[str]:
-    return [k for k, ft in features.items() if is_video(ft)]
+    return [k for k, ft in features.items() if is_video(ft) or is_image(ft)]

@@ -28,6 +28,7 @@ from egovla.data.lerobot.format import (
     V21_EPISODES_STATS_PATH, V21_TASKS_PATH, DatasetFormatError, camera_keys, is_video, load_info,
     read_json, read_jsonl,
 )
+from egovla.data.lerobot.images import ImageColumn, camera_hw
 from egovla.data.lerobot.video import FrameReader
 
 
@@ -81,6 +82,9 @@ class LeRobotReader:
         self.fps = int(self.info["fps"])
         self.features: dict[str, dict] = self.info["features"]
         self.cameras = camera_keys(self.features)
+        self.video_cameras = [c for c in self.cameras if is_video(self.features[c])]
+        self.image_columns = {c: ImageColumn(c) for c in self.cameras if not is_video(self.features[c])}
+        self._file_index: dict[str, np.ndarray] = {}  # data file -> the global index of each of its rows
         self.frame_reader = frame_reader or FrameReader()
         if self.version == V21:
             self.tasks, self.episodes = self._v21_meta()
@@ -112,12 +116,12 @@ class LeRobotReader:
         need = ["episode_index", "length", "data/chunk_index", "data/file_index", "dataset_from_index"]
         episodes = []
         for r in rows:
-            miss = [k for k in need + [f"videos/{c}/from_timestamp" for c in self.cameras] if k not in r]
+            miss = [k for k in need + [f"videos/{c}/from_timestamp" for c in self.video_cameras] if k not in r]
             if miss:
                 raise DatasetFormatError(f"{files[0].parent.parent}: episode {r.get('episode_index')} lacks column(s) {miss}")
             data = _format(self.info["data_path"], chunk_index=r["data/chunk_index"], file_index=r["data/file_index"])
             videos = {}
-            for c in self.cameras:
+            for c in self.video_cameras:
                 p = _format(self.info["video_path"], video_key=c, chunk_index=r[f"videos/{c}/chunk_index"],
                             file_index=r[f"videos/{c}/file_index"])
                 videos[c] = (str(self.root / p), float(r[f"videos/{c}/from_timestamp"]))
@@ -136,7 +140,8 @@ class LeRobotReader:
             i = int(r["episode_index"])
             keys = {"episode_chunk": i // chunks, "episode_index": i}
             data = self.root / _format(self.info["data_path"], **keys)
-            videos = {c: (str(self.root / _format(self.info["video_path"], video_key=c, **keys)), 0.0) for c in self.cameras}
+            videos = {c: (str(self.root / _format(self.info["video_path"], video_key=c, **keys)), 0.0)
+                      for c in self.video_cameras}
             episodes.append(Episode(i, int(r["length"]), start, list(r.get("tasks") or []), str(data), videos))
             start += int(r["length"])
         return tasks, episodes
@@ -153,6 +158,8 @@ class LeRobotReader:
                 raise DatasetFormatError(f"{f}: column(s) {missing} declared in meta/info.json are missing; has {table.column_names}")
             for k in keys:
                 parts[k].append(column_to_numpy(table.column(k), [int(s) for s in self.features[k]["shape"]], f"{f}: column {k!r}"))
+            if self.image_columns and "index" in keys:
+                self._file_index[f] = parts["index"][-1].reshape(-1).astype(np.int64)
         cols = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
         if "index" in cols:
             order = np.argsort(cols["index"], kind="stable")
@@ -191,13 +198,30 @@ class LeRobotReader:
         bad = [int(i) for i in frame_indices if not 0 <= int(i) < ep.length]
         if bad:
             raise IndexError(f"episode {episode} has {ep.length} frames; asked for {bad}")
+        if key in self.image_columns:
+            return self._image_frames(key, ep, frame_indices)
         path, t0 = ep.videos[key]
         offset = int(round(t0 * self.fps))
         out = self.frame_reader.read(path, [offset + int(i) for i in frame_indices], self.fps)
-        shape = tuple(int(s) for s in self.features[key]["shape"])
+        shape = (*self.camera_hw(key), 3)
         if out.shape[1:] != shape:
             raise DatasetFormatError(f"{path}: frames are {out.shape[1:]}, meta/info.json says {shape}")
         return out
+
+    def camera_hw(self, key: str) -> tuple[int, int]:
+        """(height, width) of a camera's frames."""
+        return camera_hw(self.features[key])
+
+    def _image_frames(self, key: str, ep: Episode, frame_indices) -> np.ndarray:
+        index = self._file_index.get(ep.data_file)
+        if index is None:
+            raise DatasetFormatError(f"{ep.data_file}: image features need the 'index' column to find their rows")
+        order = np.argsort(index, kind="stable")
+        wanted = ep.start + np.asarray(frame_indices, dtype=np.int64)
+        pos = np.searchsorted(index[order], wanted)
+        if np.any(pos >= len(index)) or np.any(index[order][np.minimum(pos, len(index) - 1)] != wanted):
+            raise DatasetFormatError(f"{ep.data_file}: does not hold the rows of episode {ep.index}")
+        return self.image_columns[key].read(ep.data_file, order[pos].tolist(), self.camera_hw(key))
 
     # ----------------------------------------------------------------- stats
     @property
