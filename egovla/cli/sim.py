@@ -13,6 +13,12 @@ COLLECT = ("Run Meta-World's scripted expert on each task, keep the successful e
            "pose at t+1), Meta-World's raw 4-D action (action.raw) and 39-D observation. Episode e uses seed SEED + "
            "e // 50 and object layout e % 50. Prints the expert's success rate per task; meta/metaworld.json "
            "records it with the seeds and camera poses.")
+HUMAN = ("Run Meta-World's scripted experts and write what a person's headset would record, in EgoDex's format "
+         "(<task>/<i>.hdf5 + <i>.mp4): a head camera that sways and drifts around the robot camera's pose, the arm "
+         "hidden and the end effector drawn as a skin-coloured hand in another light, and the hand's wrist pose and "
+         "two fingertips (the pads) in world coordinates, with confidences; nothing from the robot's action space. "
+         "Convert it like real EgoDex: egovla convert egodex OUT data/human --source-fps 80. recording.json holds "
+         "the settings and the layouts.")
 EVAL = ("Run closed-loop episodes of a trained policy (a run folder from `egovla train`, or its policy/ folder), of a "
         "policy served by `egovla serve` (--server ws://host:port: the same numbers as the local run) or of the "
         "scripted oracle (`--policy oracle`: the expert's moves as chunks). Episodes start at --seed (default 1000, "
@@ -38,6 +44,7 @@ def register(sub, full: bool) -> None:
                 "Record demonstrations in simulation as a LeRobot v3 dataset.")
     esub = _sub(sub, "eval", "evaluate a policy closed-loop in simulation", "Evaluate a policy closed-loop in simulation.")
     c = command_parser(csub, "metaworld", "Meta-World's scripted experts", COLLECT)
+    h = command_parser(csub, "metaworld-human", "Meta-World recorded as a person would be, in EgoDex's format", HUMAN)
     e = command_parser(esub, "metaworld", "Meta-World tasks", EVAL)
     if not full:
         return
@@ -53,7 +60,13 @@ def register(sub, full: bool) -> None:
         root = "collect" if cls is CollectConfig else "eval"
         add_set(p, {root: f"{cls.__name__} (its EnvConfig as {root}.env)"},
                 f"--set {root}.env.fovy=40 --set {root}.seed=7")
+    from egovla.sim.human_proxy import HumanProxyConfig
+
+    add_flags(h, HumanProxyConfig, prefix="cfg.")
+    add_flags(h, Output, prefix="out.")
+    add_set(h, {"human": "HumanProxyConfig"}, "--set human.sway_cm=1")
     c.set_defaults(run=run_collect)
+    h.set_defaults(run=run_human)
     e.set_defaults(run=run_eval)
 
 
@@ -91,4 +104,19 @@ def run_eval(args) -> int:
     print(format_success_table(s))
     print(f"{s['steps']} steps in {s['seconds']:.0f} s ({s['steps_per_s']:.0f} steps/s)")
     print(f"results: {out.out / 'results.json'}\nplot:    {out.out / 'success.png'}\nvideos:  {out.out / 'videos'}")
+    return 0
+
+
+def run_human(args) -> int:
+    from egovla.config.flags import build
+    from egovla.sim.human_proxy import HumanProxyConfig, record_human_proxy
+
+    cfg = apply_sets(args.overrides, {"human": build(HumanProxyConfig, args, prefix="cfg.")})["human"]
+    out = build(Output, args, prefix="out.")
+    s = record_human_proxy(cfg, out.out, overwrite=out.overwrite, progress=out.progress)
+    print(f"{'task':<28} {'kept':>6} {'tried':>6}")
+    for task in cfg.tasks:
+        print(f"{task:<28} {s['episodes_kept'][task]:>6} {s['episodes_tried'][task]:>6}")
+    print(f"{len(s['episodes'])} EgoDex-format episodes in {s['seconds']:.0f} s -> {out.out}\n"
+          f"convert them: egovla convert egodex {out.out} {out.out}-converted --source-fps 80 --size 64")
     return 0

@@ -34,7 +34,7 @@ import numpy as np
 
 from egovla import spaces
 from egovla.data.egodex.format import EgoDexEpisode, EgoDexError, find_episodes, read_episode
-from egovla.data.egodex.frames import View, read_frames, video_size
+from egovla.data.egodex.frames import View, read_frames, video_fps, video_size
 from egovla.data.egodex.labels import LabelConfig, Labels, episode_labels
 from egovla.data.staging import staged_meta
 
@@ -49,7 +49,8 @@ class ConvertConfig:
     crop: str = field(default="center", metadata={
         "help": "'center': the centred square of the 16:9 frame; 'none': whole frame, aspect kept",
         "choices": ("center", "none")})
-    fps: int = field(default=30, metadata={"help": "output frame rate, dividing the source's 30"})
+    fps: int | None = field(default=None, metadata={
+        "help": "output frame rate, dividing the recordings' (default: theirs, --source-fps)"})
     horizon: int = field(default=30, metadata={"help": "future steps per chunk (30: 1 s)", "metavar": "H"})
     min_confidence: float = field(default=0.5, metadata={
         "help": "joints tracked with lower confidence are masked", "metavar": "C"})
@@ -59,16 +60,23 @@ class ConvertConfig:
     camera_axes: str = field(default="opencv", metadata={
         "help": "axes of the stored camera pose: 'opencv' (x right, y down, z forward; how EgoDex's own tools "
                 "project) or 'arkit' (y up, z backward; converted explicitly)", "choices": ("opencv", "arkit")})
-    source_fps: int = field(default=SOURCE_FPS, metadata={"cli": False})
+    source_fps: int = field(default=SOURCE_FPS, metadata={
+        "help": "frame rate of the recordings (EgoDex: 30; a human-proxy recording of Meta-World: 80); each video "
+                "is checked against it"})
 
     def __post_init__(self) -> None:
-        if self.fps <= 0 or self.source_fps % self.fps:
-            raise ValueError(f"fps {self.fps} must divide the source frame rate {self.source_fps} (e.g. 30, 15, 10)")
+        if self.source_fps <= 0 or self.out_fps <= 0 or self.source_fps % self.out_fps:
+            raise ValueError(f"fps {self.out_fps} must divide the source frame rate {self.source_fps} (e.g. 30, 15, 10)")
         View((2, 2), self.size, self.crop)  # validates size and crop
         self.labels()  # validates the label settings
 
+    @property
+    def out_fps(self) -> int:
+        """The dataset's frame rate: `fps`, or the recordings' own."""
+        return self.fps or self.source_fps
+
     def labels(self) -> LabelConfig:
-        return LabelConfig(horizon=self.horizon, stride=self.source_fps // self.fps, min_confidence=self.min_confidence,
+        return LabelConfig(horizon=self.horizon, stride=self.source_fps // self.out_fps, min_confidence=self.min_confidence,
                            min_valid=self.min_valid, camera_axes=self.camera_axes)
 
     def fingerprint(self) -> str:
@@ -103,6 +111,10 @@ def load_labelled(hdf5: str | Path, cfg: ConvertConfig) -> LabelledEpisode:
     """Read one pair, compute its labels and decode the frames they keep, as the converter stores them."""
     ep = read_episode(hdf5)
     _, h, w = video_size(ep.video)
+    rate = video_fps(ep.video)
+    if rate is not None and abs(rate - cfg.source_fps) > 0.01 * cfg.source_fps:
+        raise EgoDexError(f"{ep.video}: the video plays at {rate:g} fps, the conversion assumes {cfg.source_fps} "
+                          f"(--source-fps); labels would be stretched in time")
     view = View((h, w), cfg.size, cfg.crop)
     K = view.intrinsic(ep.intrinsic)
     lab = episode_labels(ep, K, view.out_hw, cfg.labels())
@@ -120,7 +132,7 @@ def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     ep, K, lab = le.episode, le.intrinsic, le.labels
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp_mp4 = part.with_name(part.name + ".tmp.mp4")
-    enc = Mp4Writer(tmp_mp4, cfg.fps, *le.image_hw, crf=18)
+    enc = Mp4Writer(tmp_mp4, cfg.out_fps, *le.image_hw, crf=18)
     enc.write(le.frames)
     enc.close()
     os.replace(tmp_mp4, part.with_suffix(".mp4"))
@@ -173,7 +185,8 @@ def assemble(staged: list[Path], out: Path, cfg: ConvertConfig, src: Path, faile
                           "aspect ratios); convert them separately or use --crop center")
     hw = shapes.pop()
     episodes = []
-    with LeRobotWriter(out, fps=cfg.fps, features=features(cfg, hw), robot_type="human_egodex", overwrite=True) as w:
+    with LeRobotWriter(out, fps=cfg.out_fps, features=features(cfg, hw), robot_type="human_egodex",
+                       overwrite=True) as w:
         for part, meta in zip(staged, metas):
             with np.load(part.with_suffix(".npz")) as z:
                 arrays = {"observation.state": z["state"], "observation.state_mask": z["state_mask"].astype(np.uint8),

@@ -76,6 +76,18 @@ def video_size(path: str | Path) -> tuple[int, int, int]:
         raise EgoDexError(f"{path}: not a readable video ({e})") from e
 
 
+def video_fps(path: str | Path) -> float | None:
+    """The video's frame rate from its stream header (None when the header has none)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            rate = c.streams.video[0].average_rate or c.streams.video[0].base_rate
+            return float(rate) if rate else None
+    except (av.error.FFmpegError, IndexError) as e:
+        raise EgoDexError(f"{path}: not a readable video ({e})") from e
+
+
 def read_frames(path: str | Path, keep: np.ndarray, view: View) -> np.ndarray:
     """Decode the frames whose indices are in `keep` (sorted), transformed by `view`: (len(keep), h, w, 3).
 

@@ -37,11 +37,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 from PIL import Image, ImageDraw
 
-from egovla.data.mp4 import write_mp4
+from egovla.data.egodex.write import write_pair
 
 SIDES = ("left", "right")
 FINGERS = ("Index", "Middle", "Ring", "Little")
@@ -313,19 +312,6 @@ def _attributes(task: str, episode: int, seed: int) -> dict[str, str]:
             "session_name": f"synthetic_s{seed}_{task}_{episode:03d}"}
 
 
-def _write_hdf5(path: Path, poses, conf, K, attrs, camera_axes: str) -> None:
-    with h5py.File(path, "w") as f:
-        f.create_dataset("camera/intrinsic", data=K)
-        for name, M in poses.items():
-            if name == "camera" and camera_axes == "arkit":
-                M = M.copy()
-                M[:, :3, :3] = M[:, :3, :3] @ np.diag([1.0, -1.0, -1.0])
-            f.create_dataset(f"transforms/{name}", data=M.astype(np.float32))
-        for name, c in (conf or {}).items():
-            f.create_dataset(f"confidences/{name}", data=c)
-        f.attrs.update(attrs)
-
-
 def write_synthetic_egodex(root: str | Path, cfg: SyntheticEgoDexConfig | None = None, **overrides) -> list[Path]:
     """Write `<root>/<task>/<i>.hdf5` and `<i>.mp4` for every task and episode; return the hdf5 paths in order."""
     cfg = dataclasses.replace(cfg or SyntheticEgoDexConfig(), **overrides)
@@ -341,7 +327,7 @@ def write_synthetic_egodex(root: str | Path, cfg: SyntheticEgoDexConfig | None =
             poses, world = _episode_poses(rng, cfg, leave=cfg.leave_view and ep == 1)
             conf = _confidences(rng, cfg) if cfg.confidences else None
             frames = _render(poses, K, cfg, (table @ world.T)[..., :3])
-            write_mp4(folder / f"{ep}.mp4", frames, cfg.fps, crf=18, gop=None)
-            _write_hdf5(folder / f"{ep}.hdf5", poses, conf, K, _attributes(task, ep, cfg.seed), cfg.camera_axes)
+            write_pair(folder / f"{ep}.hdf5", frames, cfg.fps, K, poses, conf, _attributes(task, ep, cfg.seed),
+                       cfg.camera_axes)
             paths.append(folder / f"{ep}.hdf5")
     return paths

@@ -152,5 +152,5 @@ def render_pair(hdf5: str | Path, out: str | Path, sheet: str | Path | None = No
     cfg = cfg or ConvertConfig()
     le = load_labelled(hdf5, cfg)
     lab = le.labels
-    return render(le.frames, le.intrinsic, lab.state, lab.state_mask, lab.action, lab.action_mask, out, sheet, cfg.fps,
+    return render(le.frames, le.intrinsic, lab.state, lab.state_mask, lab.action, lab.action_mask, out, sheet, cfg.out_fps,
                   title=f"{Path(hdf5).parent.name}/{Path(hdf5).stem}")
