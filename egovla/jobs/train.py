@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -86,6 +86,13 @@ class TrainJob:
     head: str = _f("regression", "action head", group="model", choices=tuple(HEADS))
     freeze_vision: bool = _f(False, "do not train the vision tower", group="model")
     lora_rank: int = _f(0, "train the language model with LoRA of this rank", group="model")
+    init: str | None = _f(None, "start from this trained policy's weights (a run or policy folder): pretraining -> "
+                          "fine-tuning. Its architecture (config; --set still applies), image size, chunk length, "
+                          "history and head are the defaults; the data's shapes must match", group="model",
+                          metavar="RUN")
+    init_stats: str = _f("keep", "with --init: 'keep' normalizes with the initial policy's statistics (the pretrained "
+                         "weights keep seeing inputs scaled as in pretraining); 'data' recomputes them on this run's "
+                         "datasets", group="model", choices=("keep", "data"))
     policy_overrides: tuple[str, ...] = _f((), "PolicyConfig fields to set ('head.width=256')", cli=False)
 
     def sources(self) -> list[DatasetSpec]:
@@ -112,6 +119,58 @@ class RunOptions:
     threads: int = _f(0, "torch CPU threads per process (0: the CPU's cores divided by the number of processes; "
                       "more threads than free cores makes CPU training several times slower)", group="optimisation")
     progress: bool = _f(True, "progress bar", group="run folder")
+
+
+def resolve_init(job: TrainJob) -> TrainJob:
+    """With --init, the settings the data must be cut with default to the initial run's (a value given that
+    differs from it is kept, and the weights check names what does not fit)."""
+    if not job.init:
+        return job
+    from egovla.runs import policy_dir, read_record
+
+    src = policy_dir(job.init)
+    if not (src / "config.json").is_file():
+        raise FileNotFoundError(f"--init {job.init}: not a run or policy folder (no config.json)")
+    cfg = PolicyConfig.from_dict({k: v for k, v in json.loads((src / "config.json").read_text()).items()
+                                  if k != "format"})
+    record = read_record(job.init, cfg.n_history)
+    changes = {}
+    if job.image_size is None:
+        changes["image_size"] = cfg.image_height
+    if job.chunk_len is None:
+        changes["chunk_len"] = cfg.chunk_len
+    if job.history == TrainJob.__dataclass_fields__["history"].default:
+        changes["history"] = tuple(record.history_s)
+    if job.head == TrainJob.__dataclass_fields__["head"].default:
+        changes["head"] = cfg.head.kind
+    return replace(job, **changes)
+
+
+def initial_policy(job: TrainJob, train_set, seed: int) -> Policy:
+    """The policy training starts from: fresh weights (seeded), or with --init that policy's architecture
+    (its config, then --set overrides) and weights; the data's shapes must be the ones it was trained on."""
+    torch.manual_seed(seed)  # the same initial weights on every rank and every resume
+    fresh = build_policy_config(job, train_set[0], dataset_instructions(train_set))
+    if not job.init:
+        return Policy(fresh, compute_stats(train_set))
+    from egovla.runs import policy_dir
+
+    init = Policy.from_pretrained(policy_dir(job.init))
+    data_fields = ("n_history", "n_views", "image_height", "image_width", "chunk_len", "state_dim", "action_dim")
+    wrong = [f"{k} {getattr(fresh, k)} here, {getattr(init.config, k)} there" for k in data_fields
+             if getattr(fresh, k) != getattr(init.config, k)]
+    if wrong:
+        raise ValueError(f"--init {job.init}: the data does not have the shapes the policy was trained on: "
+                         f"{'; '.join(wrong)}")
+    cfg = replace(init.config, head=replace(init.config.head, kind=job.head))
+    cfg = apply_overrides(cfg, list(job.policy_overrides))
+    cfg = replace(cfg, backbone=replace(cfg.backbone, max_text_len=max(cfg.backbone.max_text_len,
+                                                                       fresh.backbone.max_text_len)))
+    stats = init.normalizer.stats if job.init_stats == "keep" else compute_stats(train_set)
+    policy = Policy(cfg, stats, backbone_spec_dir=policy_dir(job.init) / "backbone"
+                    if (policy_dir(job.init) / "backbone").is_dir() else None)
+    policy.load_weights_from(init, f"--init {job.init}")
+    return policy
 
 
 def build_datasets(job: TrainJob, seed: int = 0):
@@ -180,13 +239,12 @@ def run_training(job: TrainJob, train_cfg: TrainConfig, out: Path, resume: bool 
     from egovla.train.heldout import offline_metrics
     from egovla.train.loop import train
 
+    job = resolve_init(job)
     train_set, heldout = build_datasets(job, train_cfg.seed)
-    stats = compute_stats(train_set)
-    torch.manual_seed(train_cfg.seed)  # the same initial weights on every rank and every resume
-    policy = Policy(build_policy_config(job, train_set[0], dataset_instructions(train_set)), stats)
+    policy = initial_policy(job, train_set, train_cfg.seed)
     summary = train(policy, train_set, train_cfg, out, resume=resume, progress=progress)
     if launch.is_main():
-        write_record(out, run_record(job, train_set))
+        write_record(out, replace(run_record(job, train_set), init=str(job.init) if job.init else None))
     if launch.is_main() and job.eval_samples > 0 and heldout is not None:
         t0 = time.perf_counter()
         metrics = offline_metrics(policy, heldout, n=job.eval_samples)

@@ -158,6 +158,22 @@ class Policy(ChunkPredictor, nn.Module):
         """A batch already checked against `observation_spec` -> (B, H, D) chunk, without checking again."""
         return self.chunk(*self.chunk_inputs(batch, generator)).float().cpu().numpy()
 
+    # ---- starting from another policy ---------------------------------------------------------
+    def load_weights_from(self, source: "Policy", where: str = "the initial policy") -> None:
+        """Copy every weight of `source` (pretraining -> fine-tuning); the architectures must match tensor for
+        tensor, and a mismatch names the first tensors that differ."""
+        mine, theirs = self.state_dict(), source.state_dict()
+        missing, extra = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+        if missing or extra:
+            raise ValueError(f"{where} has another architecture: it lacks {missing[:3] or 'nothing'} and has "
+                             f"{extra[:3] or 'nothing'} more (head kind, backbone or LoRA differ?)")
+        wrong = [f"{k}: {tuple(theirs[k].shape)} there, {tuple(v.shape)} here" for k, v in mine.items()
+                 if tuple(v.shape) != tuple(theirs[k].shape)]
+        if wrong:
+            raise ValueError(f"{where} does not fit this policy's shapes: {'; '.join(wrong[:3])}"
+                             f"{f' (and {len(wrong) - 3} more)' if len(wrong) > 3 else ''}")
+        self.load_state_dict(theirs, strict=True)
+
     # ---- persistence --------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
         out = Path(directory)
