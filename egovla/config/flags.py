@@ -99,12 +99,13 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, *, prefix: str = "", e
         if inner is bool and "parse" not in m:
             if default is True:
                 name = "--no-" + _flag_name(f).removeprefix("--")
-                target.add_argument(name, action="store_false", help=help_ + " (turns it off)", **kw)
+                target.add_argument(name, action="store_false", help=f"turn off: {help_} (on by default)", **kw)
             else:
                 target.add_argument(_flag_name(f), action="store_true", help=help_, **kw)
             parser.set_defaults(**{prefix + f.name: bool(default)})
             continue
-        if default is not dataclasses.MISSING and default is not None and not m.get("required"):
+        if default is not dataclasses.MISSING and default is not None and not m.get("required") \
+                and "default" not in help_:
             help_ += f" (default: {_show(default)})".replace("%", "%%")
         kw.update(type=_converter(typing.get_args(inner)[0] if m.get("repeat") else tp, f), help=help_)
         if "choices" in m:

@@ -77,3 +77,23 @@ def test_train_on_human_and_robot_data_together(human, tmp_path):
     cfg = json.loads((out / "policy/config.json").read_text())
     assert (cfg["action_dim"], cfg["state_dim"], cfg["chunk_len"]) == (48, 48, 4)
     assert len(read_record(out).datasets) == 2
+
+
+def test_convert_rlds_and_hot3d_then_inspect_and_viz_them(tmp_path, capsys):
+    from helpers.hot3d_files import write_clip
+    from helpers.rlds_files import write_builder
+
+    builder, _ = write_builder(tmp_path / "rlds", "bridge", shard_lengths=(2,), steps=(8, 6), hw=(32, 32))
+    assert main(["convert", "rlds", str(builder), str(tmp_path / "bridge"), "--preset", "bridge", "--workers", "1",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 episodes, 14 frames" in out and "not unified: " in out  # no camera extrinsics were given
+    write_clip(tmp_path / "hot3d" / "clip-001849.tar", frames=12, seed=0, rgb_size=352)
+    assert main(["convert", "hot3d", str(tmp_path / "hot3d"), str(tmp_path / "h3"), "--size", "32", "--horizon", "4",
+                 "--min-valid", "0", "--no-progress"]) == 0
+    assert "1 clips, 12 frames" in capsys.readouterr().out
+    for ds in ("bridge", "h3"):
+        assert main(["inspect", str(tmp_path / ds)]) == 0
+        assert main(["viz", str(tmp_path / ds), "--out", str(tmp_path / f"{ds}.mp4")]) == 0
+        assert (tmp_path / f"{ds}.mp4").stat().st_size > 0
+    assert "projected hand trajectories" in capsys.readouterr().out  # HOT3D labels drawn over its video
