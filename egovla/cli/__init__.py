@@ -23,6 +23,7 @@ action head turns them into a chunk of future wrist and hand poses in the camera
 commands:
   train   train a policy (tiny built-in VLM or a local Hugging Face VLM) on a dataset
   demo    the end-to-end job: Meta-World demonstrations -> train -> closed-loop evaluation
+  human-transfer  does human video help a robot? robot only vs human pretrained vs co-trained
   collect record scripted demonstrations in simulation (collect metaworld)
   eval    evaluate a policy closed-loop in simulation (eval metaworld), locally or through a server
   serve   serve a policy to robots over a websocket (msgpack, batching, token, openpi-compatible)
@@ -35,7 +36,7 @@ commands:
 """
 
 #: Command name -> the module that registers it (in the order of the help).
-GROUPS = {"train": train, "demo": demo, "collect": sim, "eval": sim, "serve": serve, "bench": bench,
+GROUPS = {"train": train, "demo": demo, "human-transfer": demo, "collect": sim, "eval": sim, "serve": serve, "bench": bench,
           "convert": convert, "synth": convert, "inspect": data, "viz": data}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from egovla.cli.common import add_set, apply_sets, command_parser
 
 DESCRIPTION = ("The main job on its default: record Meta-World's scripted experts on the demo task set (tasks whose "
@@ -10,8 +13,33 @@ DESCRIPTION = ("The main job on its default: record Meta-World's scripted expert
                "policy, plot and videos are.")
 
 
+TRANSFER = ("Does human video help a robot? Record Meta-World's experts as a person would (human-proxy video in "
+            "EgoDex's format, converted like real EgoDex), then for each count N of robot demonstrations per task "
+            "train and evaluate closed loop on unseen layouts: robot only, human pretrained then fine-tuned on the N "
+            "demos, human + robot co-trained, and the human-only policy zero-shot; the same optimizer steps for "
+            "each. Prints the table with Wilson 95% intervals; writes results.json and transfer.png.")
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    out: Path = field(default=Path("runs/human_transfer"), metadata={"help": "output folder (its data is reused)"})
+    preset: str = field(default="quick", metadata={"help": "the experiment's size: full (~90 min on 2 cores), quick "
+                                                           "(~15 min), demo (`make demo-human`)",
+                                                   "choices": ("full", "quick", "demo")})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+
+
 def register(sub, full: bool) -> None:
     p = command_parser(sub, "demo", "end-to-end job: collect -> train -> closed-loop eval on Meta-World", DESCRIPTION)
+    t = command_parser(sub, "human-transfer", "the human-video experiment: robot only vs human pretrained", TRANSFER)
+    if full:
+        from egovla.config.flags import add_flags
+
+        add_flags(t, TransferOptions, prefix="opts.")
+        add_set(t, {"transfer": "TransferConfig (robot_demos, seeds, pretrain, finetune, eval_episodes, ...)",
+                    "loop": "the model and evaluation settings (LoopConfig)"},
+                "--set transfer.seeds=0 --set transfer.robot_demos=2,5")
+        t.set_defaults(run=run_transfer)
     if not full:
         return
     from egovla.config.flags import add_flags
@@ -31,3 +59,22 @@ def run(args) -> int:
     cfg = apply_sets(own, {"demo": build(DemoConfig, args)})["demo"]
     loop = apply_sets([x for x in args.overrides if x not in own], {"loop": cfg.loop()})["loop"]
     return run_demo(cfg, loop)
+
+
+def run_transfer(args) -> int:
+    import dataclasses
+
+    from egovla.config.flags import build
+    from egovla.jobs.human_transfer import PRESETS, format_table
+    from egovla.jobs.human_transfer import run_transfer as transfer
+
+    opts = build(TransferOptions, args, prefix="opts.")
+    base = PRESETS[opts.preset]
+    cfgs = apply_sets(args.overrides, {"transfer": base, "loop": base.loop})
+    cfg = dataclasses.replace(cfgs["transfer"], loop=cfgs["loop"])
+    results = transfer(cfg, opts.out, progress=opts.progress, say=lambda m: print(m, flush=True))
+    print(f"\n{len(cfg.tasks)} tasks ({', '.join(cfg.tasks)}), {len(cfg.seeds)} seed(s), {cfg.eval_episodes} episodes "
+          f"per task per policy; {cfg.pretrain + cfg.finetune} optimizer steps per condition\n")
+    print(format_table(results))
+    print(f"\nresults: {opts.out / 'results.json'}\nplot:    {opts.out / 'transfer.png'}")
+    return 0
