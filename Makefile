@@ -29,17 +29,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/egovla demo $(DEMO_ARGS)
 
-# Human video end to end on generated EgoDex-format data (about 2 minutes): synthesise, convert,
-# draw the labels over the video, and train on human + Meta-World robot data together.
+# Does human video help a robot? (about 10 minutes): record Meta-World as a person would (human-proxy
+# video in EgoDex's format), convert it, draw its labels over the video, pretrain on it, fine-tune on 2
+# robot demos per task, and evaluate closed loop beside a policy trained on the robot demos alone.
 HUMAN := runs/human
 demo-human: $(STAMP)
 	rm -rf $(HUMAN)
-	$(BIN)/egovla synth egodex $(HUMAN)/egodex --tasks open_drawer,stack_cups --episodes 4 --frames 90 --leave-view --low-confidence 0.1
-	$(BIN)/egovla convert egodex $(HUMAN)/egodex $(HUMAN)/human --size 64 --horizon 16
-	$(BIN)/egovla viz $(HUMAN)/human --episode 1 --out $(HUMAN)/human-episode1.mp4
-	$(BIN)/egovla collect metaworld --tasks demo --episodes 4 --size 64 --out $(HUMAN)/robot
-	$(BIN)/egovla train --dataset $(HUMAN)/human:0.5 --dataset $(HUMAN)/robot:0.5 --image-size 64 --chunk-len 16 \
-		--steps 100 --workers 1 --out $(HUMAN)/run
+	$(BIN)/egovla human-transfer --preset demo --out $(HUMAN)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
