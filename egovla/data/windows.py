@@ -15,6 +15,8 @@ for global frame i:
   the first dims. An optional `<key>_mask` feature (0/1 per dim) masks more.
 - An optional `<action_key>_keep` feature (0/1 per frame) leaves frames out as samples (human video:
   frames whose chunk is mostly untracked); they still serve as history and chunk steps.
+- Decoded episodes are kept at the training size (`frame_cache_mb`, per process; see
+  `egovla.data.frame_cache`): the frames are the same, only decoded once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egovla import spaces
+from egovla.data.frame_cache import FrameCache
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.observation import history_offsets, resize_frames
 
@@ -41,6 +44,7 @@ class WindowConfig:
     state_dim: int | None = None  # the policy's widths; None: 48 for unified names, else the feature's
     action_dim: int | None = None
     n_views: int | None = None  # pad with blank, masked views up to this many (mixtures of rigs)
+    frame_cache_mb: float = 1024  # decoded, resized episodes kept in memory per process (0: decode every window)
 
     def __post_init__(self) -> None:
         self.history = tuple(float(h) for h in self.history)
@@ -129,6 +133,7 @@ class WindowDataset:
             raise ValueError(f"{reader.root}: has {len(self.cameras)} cameras, more than n_views={self.n_views}")
         self.image_hw = tuple(cfg.image_size) if cfg.image_size else reader.camera_hw(self.cameras[0])
         shapes = {c: reader.camera_hw(c) for c in self.cameras}
+        self.cache = FrameCache(cfg.frame_cache_mb) if cfg.frame_cache_mb > 0 else None
         if cfg.image_size is None and len(set(shapes.values())) > 1:
             raise ValueError(f"{reader.root}: cameras have different sizes {shapes}; set an image size to resize them to")
 
@@ -165,7 +170,7 @@ class WindowDataset:
         frame_idx = t + self.offsets
         image_mask = frame_idx >= 0
         frame_idx = np.clip(frame_idx, 0, int(self.lengths[ep]) - 1)
-        views = [self._resize(self.reader.frames(c, ep, frame_idx)) for c in self.cameras]
+        views = [self._frames(c, ep, frame_idx) for c in self.cameras]
         view_mask = np.arange(self.n_views) < len(self.cameras)
         views += [np.zeros_like(views[0])] * (self.n_views - len(self.cameras))
         images = np.stack(views, axis=1).transpose(0, 1, 4, 2, 3)  # (T, V, 3, H, W)
@@ -173,5 +178,10 @@ class WindowDataset:
         sample["image_mask"] = image_mask[:, None] & view_mask[None, :]
         return sample
 
-    def _resize(self, frames: np.ndarray) -> np.ndarray:
-        return resize_frames(frames, self.image_hw)
+    def _frames(self, camera: str, ep: int, idx: np.ndarray) -> np.ndarray:
+        def decode(indices: np.ndarray) -> np.ndarray:
+            return resize_frames(self.reader.frames(camera, ep, indices), self.image_hw)
+
+        if self.cache is None:
+            return decode(idx)
+        return self.cache.frames((camera, ep), int(self.lengths[ep]), 3 * int(np.prod(self.image_hw)), idx, decode)

@@ -112,3 +112,18 @@ def test_chunk_features_are_used_as_stored_with_their_mask(tmp_path):
     s = ds[4]
     np.testing.assert_array_equal(s["action"], chunks[4, :4])
     np.testing.assert_array_equal(s["action_mask"], mask[4, :4].astype(bool))
+
+
+def test_the_frame_cache_gives_the_same_windows_and_decodes_each_episode_once(reader):
+    r, _ = reader
+    cfg = dict(history=(-0.3, -0.1, 0.0), chunk_len=4, image_size=(24, 24))
+    cached = WindowDataset(r, WindowConfig(**cfg))
+    plain = WindowDataset(r, WindowConfig(**cfg, frame_cache_mb=0))
+    order = np.random.default_rng(0).permutation(len(plain))
+    for j in order:
+        np.testing.assert_array_equal(cached[int(j)]["images"], plain[int(j)]["images"])
+    assert cached.cache.misses == 3 * 2 and cached.cache.hits == 2 * len(order) - 6  # 3 episodes x 2 cameras
+    tight = WindowDataset(r, WindowConfig(**cfg, frame_cache_mb=15 * 24 * 24 * 3 / 2**20))  # one episode's worth
+    for j in order[:20]:
+        np.testing.assert_array_equal(tight[int(j)]["images"], plain[int(j)]["images"])
+    assert tight.cache.bytes <= tight.cache.budget
