@@ -2,7 +2,8 @@
 
 `Mp4Writer(path, fps, height, width)` appends uint8 (N, H, W, 3) frames with pts i in a 1/fps time
 base and a short GOP by default (any frame a few decodes from a keyframe: what training windows
-need); `write_mp4(path, frames, fps)` writes a whole clip, enlarged by an integer factor to at least
+need); `crf` and `pix_fmt` set the quality (crf 0 with yuv444p is lossless, which small simulated
+images need: at 64 px, crf 23 with halved colour smears a few-pixel object by 30-40 of 255); `write_mp4(path, frames, fps)` writes a whole clip, enlarged by an integer factor to at least
 `min_height` pixels for viewing and padded to even sides.
 """
 
@@ -17,15 +18,20 @@ import numpy as np
 CODECS = {"h264": "libx264", "av1": "libsvtav1"}
 DEFAULT_CODEC = "h264"
 DEFAULT_GOP = 2
+#: yuv420p halves colour resolution (what players expect); yuv444p keeps it (with crf 0: lossless H.264)
+PIX_FMTS = ("yuv420p", "yuv444p")
 
 
 class Mp4Writer:
     """Append RGB frames (H, W, 3 uint8) to one MP4 file; `close()` flushes and finishes it."""
 
     def __init__(self, path: Path, fps: int, height: int, width: int, codec: str = DEFAULT_CODEC,
-                 gop: int | None = DEFAULT_GOP, crf: int | None = None):
+                 gop: int | None = DEFAULT_GOP, crf: int | None = None, pix_fmt: str = "yuv420p"):
         if codec not in CODECS:
             raise ValueError(f"video codec {codec!r} is not one of {sorted(CODECS)}")
+        if pix_fmt not in PIX_FMTS or (pix_fmt == "yuv444p" and codec != "h264"):
+            raise ValueError(f"pix_fmt {pix_fmt!r}: expected one of {PIX_FMTS} (yuv444p: full-resolution colour, "
+                             f"h264 only)")
         if height % 2 or width % 2:
             raise ValueError(f"video frames must have even height and width for yuv420p, got {height}x{width}")
         self.path, self.fps, self.shape = Path(path), int(fps), (int(height), int(width), 3)
@@ -39,7 +45,7 @@ class Mp4Writer:
         else:
             options.update({"preset": "10", "svtav1-params": "lp=1"})
         self.stream = self.container.add_stream(CODECS[codec], rate=self.fps, options=options)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
         self.stream.codec_context.time_base = Fraction(1, self.fps)
         self.codec, self.gop, self.frames, self.bytes = codec, gop, 0, 0
 

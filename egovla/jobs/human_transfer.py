@@ -109,7 +109,8 @@ def prepare_data(cfg: TransferConfig, out: Path, progress: bool = True, say=prin
                                             moving_camera=cfg.moving_camera, label_frame=cfg.label_frame,
                                             workers=cfg.workers), raw, overwrite=True, progress=progress)
         convert_egodex(raw, human, ConvertConfig(size=loop.image_size, horizon=loop.chunk_len, source_fps=80,
-                                                 min_valid=0.5), workers=cfg.workers, overwrite=True,
+                                                 min_valid=0.5, crf=0, pix_fmt="yuv444p"), workers=cfg.workers,
+                       overwrite=True,
                        progress=progress)
         from egovla.data.egodex.viz import render_converted
 

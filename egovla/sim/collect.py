@@ -59,6 +59,11 @@ class CollectConfig:
                                                                             "one per CPU core)", "metavar": "N"})
     settle_steps: int = field(default=10, metadata={"help": "steps recorded after the first success"})
     codec: str = field(default="h264", metadata={"help": "video codec", "choices": ("h264", "av1")})
+    crf: int | None = field(default=0, metadata={
+        "help": "video quality (0 with yuv444p: lossless; 'none': the codec's default, 23 for h264). Lossy video "
+                "smears the few-pixel puck and goal marker at 64 px while evaluation sees crisp renders"})
+    pix_fmt: str = field(default="yuv444p", metadata={"help": "yuv444p: full-resolution colour; yuv420p: halved",
+                                                      "choices": ("yuv444p", "yuv420p")})
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -174,7 +179,7 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
                 if writer is None:
                     fps = ep["fps"]
                     writer = LeRobotWriter(out, fps=round(fps), features=features, robot_type="sawyer",
-                                           codec=cfg.codec, overwrite=overwrite)
+                                           codec=cfg.codec, overwrite=overwrite, crf=cfg.crf, pix_fmt=cfg.pix_fmt)
                     camera = ep["camera"]
                 attempts[ep["task"]] += 1
                 steps += len(ep["state"])

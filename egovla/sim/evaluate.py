@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,10 @@ class EvalConfig:
     execute: int = _f(4, "steps of each chunk executed before asking again", metavar="K")
     ensemble_w: float | None = _f(None, "temporal ensembling of overlapping chunks with weights exp(-W*i) (default: "
                                   "off)", flag="--ensemble", metavar="W")
+    damping: float = _f(0.0, "controller velocity damping in control steps: steer p + d*v toward the target (the "
+                        "replay check's PD controller; 0: steer the hand itself)", metavar="D")
+    lookahead: int = _f(0, "aim at the chunk's target this many steps ahead, which cancels the damping's lag "
+                        "(capped at the newest chunk's end)", metavar="K")
     videos: int = _f(1, "success and failure rollouts saved per task (0: none)", metavar="N")
     levers: tuple[str, ...] = _f((), "inference levers for a local --policy, e.g. cache,int8 (see `egovla bench "
                                  "--help`)", parse=_levers, metavar="L1,L2")
@@ -76,6 +80,10 @@ class EvalConfig:
             raise ValueError(f"max_steps: expected 1..{MAX_STEPS}, got {self.max_steps}")
         if self.server and self.levers:
             raise ValueError("levers apply to a local policy; a served policy gets them from `egovla serve --levers`")
+        if self.lookahead < 0 or not self.damping >= 0:
+            raise ValueError(f"damping and lookahead must be >= 0, got {self.damping}, {self.lookahead}")
+        if self.damping and self.embodiment != "gripper":
+            raise ValueError("damping steers the gripper embodiment's position controller; the raw one has none")
         if self.embodiment not in EMBODIMENTS:
             raise ValueError(f"embodiment: expected one of {sorted(EMBODIMENTS)}, got {self.embodiment!r}")
         if self.embodiment == "raw" and self.policy == ORACLE and not self.server:
@@ -98,7 +106,8 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
             infer_s += time.perf_counter() - tic
             if ensemble is not None:
                 ensemble.add(t, chunk)
-        target = ensemble.target(t) if ensemble is not None else chunk[t - t0]
+        ahead = min(t + cfg.lookahead, t0 + len(chunk) - 1)  # the newest chunk covers up to t0 + H - 1
+        target = ensemble.target(ahead) if ensemble is not None else chunk[ahead - t0]
         action = env.embodiment.command(target, env, obs, prev_hand)
         prev_hand = obs["hand"]
         obs, success = env.step(action)
@@ -143,7 +152,10 @@ def _work(unit: tuple) -> list[dict]:
 
     torch.set_num_threads(1)
     out, kept = [], {True: 0, False: 0}
-    with MetaWorldEnv(task, seed, cfg.env, EMBODIMENTS[cfg.embodiment]()) as env:
+    embodiment = EMBODIMENTS[cfg.embodiment]()
+    if cfg.damping:
+        embodiment = replace(embodiment, damping=cfg.damping)
+    with MetaWorldEnv(task, seed, cfg.env, embodiment) as env:
         agent = _agent(cfg, env.fps)
         for e, layout in episodes:
             t0 = time.perf_counter()

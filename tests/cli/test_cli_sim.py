@@ -34,8 +34,9 @@ def test_eval_oracle_prints_the_table_and_writes_results(tmp_path, capsys):
                  *FAST, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
-    assert lines[0].split() == ["task", "success", "episodes"]
-    assert next(line for line in lines if line.startswith("reach-v3")).split() == ["reach-v3", "100%", "2"]
+    assert lines[0].split() == ["task", "success", "n", "95%", "CI"]
+    assert next(line for line in lines if line.startswith("reach-v3")).split() == ["reach-v3", "100%", "2/2", "[", "34,",
+                                                                                   "100]"]  # Wilson 95% at 2/2
     assert next(line for line in lines if line.startswith("mean")).split() == ["mean", "100%"]
     assert f"results: {out / 'results.json'}" in text
     results = json.loads((out / "results.json").read_text())

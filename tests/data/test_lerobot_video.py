@@ -59,3 +59,17 @@ def test_dataloader_workers_read_after_the_parent_did(tmp_path):
     batch = next(iter(loader))
     assert tuple(batch["images"].shape) == (2, 6, 2, 3, 128, 128)
     np.testing.assert_array_equal(batch["images"][0].numpy(), first["images"])
+
+
+def test_lossless_video_keeps_every_pixel(tmp_path):
+    from egovla.data.lerobot.video import FrameReader
+
+    frames = np.random.default_rng(1).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    enc = Mp4Writer(tmp_path / "l.mp4", 10, 16, 16, crf=0, pix_fmt="yuv444p")
+    enc.write(frames)
+    enc.close()
+    back = FrameReader().read(tmp_path / "l.mp4", list(range(6)), 10)
+    err = np.abs(back.astype(int) - frames.astype(int))
+    assert err.max() <= 3 and err.mean() < 1  # RGB <-> YUV rounding only, even for noise
+    with pytest.raises(ValueError, match="yuv444p: full-resolution colour, h264 only"):
+        Mp4Writer(tmp_path / "a.mp4", 10, 16, 16, codec="av1", pix_fmt="yuv444p")

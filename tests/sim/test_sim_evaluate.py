@@ -130,3 +130,14 @@ def test_a_trained_policy_runs_closed_loop(reach_dataset, tmp_path):
     assert results["episodes"] == 1 and results["tasks"]["reach-v3"]["episodes"] == 1
     assert results["per_episode"][0]["steps"] == 10 or results["per_episode"][0]["success"]
     assert results["config"]["policy"] == str(run) and results["agent_seconds_per_step"] > 0
+
+
+def test_the_damped_controller_and_lookahead_are_evaluation_settings(tmp_path):
+    cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=32), execute=1,
+                     max_steps=60, workers=1, videos=0, damping=2.0, lookahead=2)
+    r = evaluate(cfg, tmp_path, progress=False)
+    assert r["config"]["damping"] == 2.0 and r["config"]["lookahead"] == 2 and r["per_episode"][0]["steps"] > 0
+    with pytest.raises(ValueError, match="damping and lookahead must be >= 0"):
+        EvalConfig(tasks=("reach-v3",), lookahead=-1)
+    with pytest.raises(ValueError, match="the raw one has none"):
+        EvalConfig(tasks=("reach-v3",), policy="x", embodiment="raw", damping=1.0)

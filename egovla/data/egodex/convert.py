@@ -60,6 +60,10 @@ class ConvertConfig:
     camera_axes: str = field(default="opencv", metadata={
         "help": "axes of the stored camera pose: 'opencv' (x right, y down, z forward; how EgoDex's own tools "
                 "project) or 'arkit' (y up, z backward; converted explicitly)", "choices": ("opencv", "arkit")})
+    crf: int = field(default=18, metadata={"help": "quality of the written video (0 with --pix-fmt yuv444p: "
+                                                   "lossless, for small images of small objects)"})
+    pix_fmt: str = field(default="yuv420p", metadata={"help": "yuv420p (halved colour) or yuv444p (full)",
+                                                      "choices": ("yuv420p", "yuv444p")})
     source_fps: int = field(default=SOURCE_FPS, metadata={
         "help": "frame rate of the recordings (EgoDex: 30; a human-proxy recording of Meta-World: 80); each video "
                 "is checked against it"})
@@ -132,7 +136,7 @@ def stage_episode(hdf5: Path, part: Path, cfg: ConvertConfig) -> dict:
     ep, K, lab = le.episode, le.intrinsic, le.labels
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp_mp4 = part.with_name(part.name + ".tmp.mp4")
-    enc = Mp4Writer(tmp_mp4, cfg.out_fps, *le.image_hw, crf=18)
+    enc = Mp4Writer(tmp_mp4, cfg.out_fps, *le.image_hw, crf=cfg.crf, pix_fmt=cfg.pix_fmt)
     enc.write(le.frames)
     enc.close()
     os.replace(tmp_mp4, part.with_suffix(".mp4"))

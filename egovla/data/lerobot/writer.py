@@ -55,7 +55,7 @@ class LeRobotWriter:
     def __init__(self, root: str | Path, fps: int, features: dict[str, dict], robot_type: str | None = None,
                  *, codec: str = DEFAULT_CODEC, gop: int = DEFAULT_GOP, overwrite: bool = False,
                  data_file_mb: float = DATA_FILE_MB, video_file_mb: float = VIDEO_FILE_MB,
-                 chunks_size: int = CHUNKS_SIZE):
+                 chunks_size: int = CHUNKS_SIZE, crf: int | None = None, pix_fmt: str = "yuv420p"):
         self.root = Path(root)
         if self.root.exists() and not overwrite:
             raise FileExistsError(f"{self.root} already exists; pass overwrite=True (--overwrite) to replace it")
@@ -66,6 +66,7 @@ class LeRobotWriter:
             raise ValueError(f"feature name(s) {clash} are reserved for LeRobot's index columns")
         check_features(features)
         self.fps, self.robot_type, self.codec, self.gop = int(fps), robot_type, codec, gop
+        self.crf, self.pix_fmt = crf, pix_fmt  # video quality (crf None: the codec's default)
         self.user_features = {k: {**v, "shape": [int(s) for s in v["shape"]]} for k, v in features.items()}
         self.features = {**self.user_features, **INDEX_FEATURES}
         self.cameras = camera_keys(self.features)
@@ -175,7 +176,7 @@ class LeRobotWriter:
         if v["enc"] is None:
             path = self.tmp / VIDEO_PATH.format(video_key=key, chunk_index=v["chunk"], file_index=v["file"])
             h, w, _ = self.features[key]["shape"]
-            v["enc"] = Mp4Writer(path, self.fps, h, w, self.codec, self.gop)
+            v["enc"] = Mp4Writer(path, self.fps, h, w, self.codec, self.gop, self.crf, self.pix_fmt)
         start = v["frames"]
         v["enc"].write(frames)
         v["frames"] += frames.shape[0]
