@@ -81,6 +81,8 @@ class TrainJob:
     chunk_len: int | None = _f(None, "future steps H per predicted chunk (default: 16 on synthetic data, 30 on "
                                "LeRobot data)", metavar="H")
     eval_samples: int = _f(256, "held-out samples measured after training (0: skip)")
+    frame_cache_mb: float = _f(1024, "LeRobot: decoded, resized episodes kept in memory per loader process, in MiB "
+                               "(0: decode the video of every window)", metavar="MIB")
     model: str = _f("tiny", "'tiny' (built-in toy Idefics3, random init) or a local folder of a Hugging Face VLM "
                     "(Idefics3/SmolVLM, Qwen2.5-VL, PaliGemma)", group="model", metavar="tiny|FOLDER")
     head: str = _f("regression", "action head", group="model", choices=tuple(HEADS))
@@ -102,7 +104,7 @@ class TrainJob:
         """How LeRobot datasets are cut into samples."""
         size = self.image_size
         return WindowConfig(history=self.history, chunk_len=self.chunk_len or 30, cameras=self.cameras,
-                            image_size=(size, size) if size else None)
+                            image_size=(size, size) if size else None, frame_cache_mb=self.frame_cache_mb)
 
     def synthetic(self, seed: int) -> SyntheticConfig:
         return SyntheticConfig(size=self.samples, seed=seed, image_size=self.image_size or 64,

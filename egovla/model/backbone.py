@@ -45,6 +45,8 @@ class BackboneConfig:
     text_hidden: int = 128
     text_layers: int = 2
     text_heads: int = 4
+    # the tiny backbone's attention kernel: 'eager' (matmul-softmax; faster on CPU at tens of tokens) or 'sdpa'
+    attention: str = "eager"
     # adaptation of pretrained backbones
     freeze_vision: bool = False
     lora_rank: int = 0  # > 0 trains the language model with LoRA adapters of this rank

@@ -16,7 +16,8 @@ PRECISIONS = ("auto", "no", "bf16")
 # raised (not lowered below the checkpoint's step) to continue training; the cosine schedule then
 # stretches to the new horizon for the remaining steps. (`precision` is compared after resolving
 # 'auto', by the trainer, against the precision the checkpoint was trained in.)
-RESUME_FREE_FIELDS = ("steps", "save_every", "keep_last", "log_every", "num_workers", "find_unused_parameters")
+RESUME_FREE_FIELDS = ("steps", "save_every", "keep_last", "log_every", "num_workers", "find_unused_parameters",
+                      "fused_optimizer")
 _CHECKED_ELSEWHERE = ("precision",)
 
 
@@ -46,6 +47,8 @@ class TrainConfig:
     keep_last: int = _f(2, "checkpoints to keep (<= 0 keeps all)", group="run folder")
     log_every: int = _f(10, "log scalars (TensorBoard, metrics.jsonl) every N steps", group="run folder")
     num_workers: int = _f(0, "DataLoader worker processes", flag="--workers")
+    fused_optimizer: bool = _f(True, "AdamW's fused kernel where torch has it for the parameters (CPU, CUDA); the "
+                               "same update, faster")
     find_unused_parameters: bool = _f(False, "DDP: set when some parameters get no gradient in a step")
 
     def __post_init__(self) -> None:

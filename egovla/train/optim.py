@@ -18,7 +18,11 @@ META_FILE = "optimizer.json"
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; matrices (ndim >= 2) decay, biases/norms/1-D params do not."""
+    """AdamW over the trainable parameters; matrices (ndim >= 2) decay, biases/norms/1-D params do not.
+
+    The fused implementation (one kernel over all parameters instead of a dozen small ops per tensor)
+    where torch has it for these parameters (float tensors on CPU or CUDA): the same update, faster.
+    """
     decay, no_decay = [], []
     for _, p in model.named_parameters():
         if p.requires_grad:
@@ -26,7 +30,9 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     if not decay and not no_decay:
         raise ValueError("the policy has no trainable parameters (all have requires_grad=False)")
     groups = [g for g in ({"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    params = decay + no_decay
+    fused = cfg.fused_optimizer and all(p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=fused or None)
 
 
 def flatten_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -157,3 +157,28 @@ def test_from_pretrained_on_a_folder_without_weights(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
         Policy.from_pretrained(tmp_path)
+
+
+def test_eager_and_sdpa_attention_compute_the_same_chunks(data, stats):
+    """The tiny backbone's attention kernel is a speed choice only (padded instructions included)."""
+    import dataclasses
+
+    chunks = []
+    for attention in ("eager", "sdpa"):
+        torch.manual_seed(0)
+        cfg = tiny_config("regression")
+        cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, attention=attention))
+        policy = Policy(cfg, stats).eval()
+        batch = collate([data[i] for i in range(4)])
+        batch["instruction"] = ["pick", "pick up the red block", "go", "push it left"]  # padding in the middle
+        chunks.append(policy.predict_checked(batch))
+    np.testing.assert_allclose(chunks[0], chunks[1], atol=1e-4, rtol=1e-4)
+
+
+def test_unknown_attention_kernel_is_named(stats):
+    import dataclasses
+
+    cfg = tiny_config("regression")
+    cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, attention="flash"))
+    with pytest.raises(ValueError, match="backbone.attention"):
+        Policy(cfg, stats)

@@ -135,3 +135,24 @@ def test_rng_state_round_trips_through_json():
     restore_rng_state(state)
     second = (random.random(), random.gauss(0, 1), np.random.rand(3).tolist(), np.random.randn(), torch.rand(4))
     assert first[:4] == second[:4] and torch.equal(first[4], second[4])
+
+
+def test_optimizer_is_fused_on_cpu_and_updates_as_plain_adamw():
+    cfg = TrainConfig(steps=10, batch_size=4)
+    x, y = torch.randn(8, 6, generator=torch.Generator().manual_seed(0)), torch.randn(8, 3, generator=torch.Generator().manual_seed(1))
+    models = []
+    for fused in (True, False):
+        torch.manual_seed(3)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.GELU(), torch.nn.Linear(16, 3))
+        opt = build_optimizer(model, cfg)
+        if not fused:
+            groups = [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in opt.param_groups]
+            opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=False)
+        assert opt.param_groups[0]["fused"] is fused
+        for _ in range(5):
+            (model(x) - y).square().mean().backward()
+            opt.step()
+            opt.zero_grad()
+        models.append(model)
+    for a, b in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)

@@ -100,7 +100,11 @@ def build_tiny(cfg: BackboneConfig) -> Idefics3Backbone:
     *where* they are, which is what an action head needs first (measured on the synthetic data).
     """
     config = tiny_idefics3_config(cfg)
-    config._attn_implementation = "sdpa"
+    # eager attention by default: at these sequence lengths (tens of tokens) the plain matmul-softmax is
+    # faster on CPU than the fused SDPA kernel (benchmarks/train_speed.py); the maths is the same
+    if cfg.attention not in ("eager", "sdpa"):
+        raise ValueError(f"backbone.attention must be 'eager' or 'sdpa', got {cfg.attention!r}")
+    config._attn_implementation = cfg.attention
     vlm = Idefics3Model(config)
     pos = vlm.vision_model.embeddings.position_embedding
     with torch.no_grad():

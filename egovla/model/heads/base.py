@@ -68,3 +68,23 @@ def transformer(width: int, heads: int, layers: int, dropout: float, decoder: bo
     if decoder:
         return nn.TransformerDecoder(nn.TransformerDecoderLayer(**kw), layers)
     return nn.TransformerEncoder(nn.TransformerEncoderLayer(**kw), layers, enable_nested_tensor=False)
+
+
+def encode_tail(encoder: nn.TransformerEncoder, seq: torch.Tensor, pad: torch.Tensor, n: int) -> torch.Tensor:
+    """`encoder(seq, src_key_padding_mask=pad)[:, -n:]`, without computing the other outputs of the last layer.
+
+    Every layer but the last runs over the whole sequence (its outputs are the next layer's keys and
+    values); the last one only needs queries, attention output and feed-forward at the n positions
+    read out. The same function of the inputs, with (L - n) / L less of the last layer's work.
+    """
+    *first, last = encoder.layers
+    if not last.norm_first:
+        raise ValueError("encode_tail expects pre-norm encoder layers (norm_first=True)")
+    x = seq
+    for layer in first:
+        x = layer(x, src_key_padding_mask=pad)
+    xn = last.norm1(x)
+    attn = last.self_attn(xn[:, -n:], xn, xn, key_padding_mask=pad, need_weights=False)[0]
+    h = x[:, -n:] + last.dropout1(attn)
+    h = h + last.dropout2(last.linear2(last.dropout(last.activation(last.linear1(last.norm2(h))))))
+    return encoder.norm(h) if encoder.norm is not None else h

@@ -2,7 +2,7 @@
 
 The Q query states are resampled to H step tokens (a learned linear map over the token axis,
 plus a per-step embedding); a small transformer runs over [context | proprio | steps] and each
-step token is read out as one D-dim action.
+step token is read out as one D-dim action (the last layer computes only the step tokens' outputs).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from egovla.model.config import HeadConfig
-from egovla.model.heads.base import ActionHead, HeadInputs, masked_weighted_mse, transformer
+from egovla.model.heads.base import ActionHead, HeadInputs, encode_tail, masked_weighted_mse, transformer
 
 
 class RegressionHead(ActionHead):
@@ -29,7 +29,7 @@ class RegressionHead(ActionHead):
         memory, pad = f.memory()
         seq = torch.cat([memory, steps], dim=1)
         pad = torch.cat([pad, torch.zeros(steps.shape[:2], dtype=torch.bool, device=pad.device)], dim=1)
-        h = self.encoder(seq, src_key_padding_mask=pad)[:, -steps.shape[1] :]
+        h = encode_tail(self.encoder, seq, pad, steps.shape[1])
         return self.out(self.norm(h))
 
     def loss(self, f: HeadInputs, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict]:

@@ -1,0 +1,132 @@
+"""Training throughput of the demo's model, lever by lever, in one run on the same data.
+
+    python benchmarks/train_speed.py [--data DIR] [--steps 80] [--batch-size 32] [--out runs/bench/train_speed]
+
+Each row trains the demo's policy (tiny VLA, regression head, one 64 px view, chunk 16) through the
+real training loop (`run_training`: DataLoader with one worker, AdamW, clipping, logging) for the
+same steps on the same dataset, adding one lever to the row before:
+
+    before        the configuration at the start of this work: every window decodes its video,
+                  SDPA attention in the tiny backbone, per-tensor AdamW, the head's last layer
+                  computed at every position
+    frame cache   decoded, resized episodes kept in memory (TrainJob.frame_cache_mb)
+    eager attn    matmul-softmax attention (BackboneConfig.attention='eager')
+    fused AdamW   one optimizer kernel over all parameters (TrainConfig.fused_optimizer)
+    head tail     the regression head's last layer only at the step tokens it reads out (= after)
+
+Without --data it first records 3 expert episodes of each demo task (lossless, as `egovla demo`).
+Prints samples/s per row and the speed-up over `before`; writes results.json and speed.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail")
+
+
+@contextlib.contextmanager
+def full_last_layer(on: bool):
+    """The regression head as it was: the whole encoder, then the step tokens read out."""
+    import egovla.model.heads.regression as regression
+
+    kept = regression.encode_tail
+    if on:
+        regression.encode_tail = lambda enc, seq, pad, n: enc(seq, src_key_padding_mask=pad)[:, -n:]
+    try:
+        yield
+    finally:
+        regression.encode_tail = kept
+
+
+def settings(row: int) -> dict:
+    """The levers on in row `row` (0 = before, len(LEVERS) - 1 = today's defaults)."""
+    return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
+            "fused_optimizer": row >= 3, "head_tail": row >= 4}
+
+
+def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
+    from egovla.jobs.train import TrainJob, run_training
+    from egovla.train.config import TrainConfig
+
+    s = settings(row)
+    job = TrainJob(datasets=(str(data),), head="regression", eval_samples=0, history=(0.0,), chunk_len=16,
+                   holdout=0.0, frame_cache_mb=s["frame_cache_mb"],
+                   policy_overrides=(f"backbone.attention={s['attention']}",))
+    cfg = TrainConfig(steps=steps, batch_size=batch, lr=1e-3, warmup_steps=min(50, steps // 4), min_lr_ratio=0.1,
+                      seed=0, num_workers=1, fused_optimizer=s["fused_optimizer"], log_every=max(1, steps // 4))
+    with full_last_layer(not s["head_tail"]):
+        t0 = time.perf_counter()
+        summary = run_training(job, cfg, out, resume=False, progress=False)
+    return {"lever": LEVERS[row], **s, "samples_per_s": summary["samples_per_s"],
+            "wall_s": time.perf_counter() - t0, "final_loss": summary["final_loss"]}
+
+
+def record_data(out: Path) -> Path:
+    from egovla.sim.collect import CollectConfig, collect
+    from egovla.sim.metaworld_env import EnvConfig
+    from egovla.sim.tasks import DEMO_TASKS
+
+    data = out / "data"
+    collect(CollectConfig(tasks=DEMO_TASKS, episodes=3, env=EnvConfig(cameras=("corner",), size=64)), data,
+            overwrite=True, progress=False)
+    return data
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.bar([r["lever"] for r in rows], [r["samples_per_s"] for r in rows], color="#4c72b0")
+    for i, r in enumerate(rows):
+        ax.text(i, r["samples_per_s"], f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x", ha="center",
+                va="bottom")
+    ax.set_ylabel("training samples/s")
+    ax.set_title("demo policy training throughput, levers added left to right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--data", type=Path, default=None, help="a LeRobot dataset (default: record a small one)")
+    p.add_argument("--steps", type=int, default=80, help="optimizer steps per row")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    p.add_argument("--out", type=Path, default=Path("runs/bench/train_speed"))
+    args = p.parse_args()
+    import torch
+
+    from egovla.sim.report import provenance
+
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = args.data or record_data(args.out)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in range(len(LEVERS)):
+            rows.append(train_once(data, row, args.steps, args.batch_size, Path(tmp) / f"run{row}"))
+            r = rows[-1]
+            print(f"{r['lever']:<12} {r['samples_per_s']:7.1f} samples/s  "
+                  f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x  ({r['wall_s']:.0f} s)", flush=True)
+    result = {"data": str(data), "steps": args.steps, "batch_size": args.batch_size, "threads": args.threads,
+              "rows": rows, "speedup": rows[-1]["samples_per_s"] / rows[0]["samples_per_s"], **provenance()}
+    (args.out / "results.json").write_text(json.dumps(result, indent=2))
+    plot(rows, args.out / "speed.png")
+    print(f"before -> after: {rows[0]['samples_per_s']:.1f} -> {rows[-1]['samples_per_s']:.1f} samples/s "
+          f"({result['speedup']:.2f}x); {args.out / 'results.json'}, {args.out / 'speed.png'}")
+
+
+if __name__ == "__main__":
+    main()
