@@ -38,6 +38,8 @@ class LoopConfig:
     chunk_len: int = _f(16, "predicted steps per chunk (0.2 s at 80 Hz)")
     execute: int = _f(2, "steps of each chunk executed before predicting again")
     ensemble_w: float | None = _f(0.1, "temporal ensembling of overlapping chunks (None: off)")
+    damping: float = _f(2.0, "closed-loop controller damping (the replay check's; 0: the plain P controller)")
+    lookahead: int = _f(2, "aim this many steps ahead within the chunk (cancels the damping's lag)")
     lr: float = _f(1e-3, "peak learning rate")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
 
@@ -87,7 +89,8 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     t0 = time.perf_counter()
     ev = evaluate(EvalConfig(tasks=tasks, policy=str(run), episodes=size.eval_episodes, env=env, workers=workers,
                              max_steps=size.max_steps, execute=size.execute,
-                             ensemble_w=size.ensemble_w), out / "eval", progress=progress)
+                             ensemble_w=size.ensemble_w, damping=size.damping, lookahead=size.lookahead),
+                  out / "eval", progress=progress)
     wall["eval"] = time.perf_counter() - t0
     wall["total"] = sum(wall.values())
     return {"wall": wall, "collect": col, "train": train, "eval": ev, "data": data, "run": run}
@@ -101,7 +104,7 @@ class DemoConfig:
     preset: str = _f("demo", "the loop's size: " + ", ".join(PRESETS), choices=tuple(PRESETS))
     quick: bool = _f(False, "a ~2-minute smoke run (the demo-quick preset: 2 easy tasks, few steps)")
     head: str = _f("regression", "action head", choices=("regression", "flow"))
-    tasks: tuple[str, ...] | None = _f(None, "task set instead of the preset's (mt10, demo, or names like "
+    tasks: tuple[str, ...] | None = _f(None, "task set instead of the preset's (mt10, demo, demo-hard, or names like "
                                        "push-v3,reach-v3)", parse=parse_tasks, metavar="TASKS")
     workers: int | None = _f(None, "processes for collection and evaluation (default: one per CPU core)",
                              metavar="N")

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from egovla.jobs.demo import FULL, LoopConfig
-from egovla.sim.tasks import DEMO_TASKS, parse_tasks
+from egovla.sim.tasks import ARTICULATED, parse_tasks
 
 CONDITIONS = ("robot_only", "human_pretrained", "cotrained", "zero_shot")
 LABELS = {"robot_only": "robot only", "human_pretrained": "human pretrained", "cotrained": "co-trained",
@@ -41,7 +41,7 @@ def _f(default, help: str, **meta):
 
 @dataclass(frozen=True)
 class TransferConfig:
-    tasks: tuple[str, ...] = _f(DEMO_TASKS, "Meta-World tasks", parse=parse_tasks, metavar="TASKS")
+    tasks: tuple[str, ...] = _f(ARTICULATED, "Meta-World tasks", parse=parse_tasks, metavar="TASKS")
     robot_demos: tuple[int, ...] = _f((2, 5, 10), "robot demonstrations per task, one row each", metavar="N1,N2")
     seeds: tuple[int, ...] = _f((0, 1), "training seeds per cell")
     human_episodes: int = _f(50, "human-proxy episodes per task (tried; the expert's failures are left out)")

@@ -168,6 +168,7 @@ def test_task_sets():
     assert len(parse_tasks("mt10")) == 10 and parse_tasks("MT10") == MT10
     assert parse_tasks("mt50") == MT50 and len(MT50) == 50
     assert parse_tasks("demo") == DEMO_TASKS
+    assert parse_tasks("demo-hard")[:len(DEMO_TASKS)] == DEMO_TASKS and "push-v3" in parse_tasks("demo-hard")
     assert set(MT10) <= set(INSTRUCTIONS) and set(DEMO_TASKS) <= set(INSTRUCTIONS)
 
 
