@@ -1,6 +1,7 @@
 """Training throughput of the demo's model, lever by lever, in one run on the same data.
 
-    python benchmarks/train_speed.py [--data DIR] [--steps 80] [--batch-size 32] [--out runs/bench/train_speed]
+    python benchmarks/train_speed.py [--data DIR] [--steps 80] [--repeats 3] [--batch-size 32]
+                                     [--out runs/bench/train_speed]
 
 Each row trains the demo's policy (tiny VLA, regression head, one 64 px view, chunk 16) through the
 real training loop (`run_training`: DataLoader with one worker, AdamW, clipping, logging) for the
@@ -15,7 +16,9 @@ same steps on the same dataset, adding one lever to the row before:
     head tail     the regression head's last layer only at the step tokens it reads out (= after)
 
 Without --data it first records 3 expert episodes of each demo task (lossless, as `egovla demo`).
-Prints samples/s per row and the speed-up over `before`; writes results.json and speed.png.
+The rows run in turn `--repeats` times (before, ..., head tail, before, ...) so that a machine
+whose speed drifts affects every row alike; each row reports the median. Prints samples/s per row
+and the speed-up over `before`; writes results.json and speed.png.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail")
 
@@ -102,6 +107,7 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--data", type=Path, default=None, help="a LeRobot dataset (default: record a small one)")
     p.add_argument("--steps", type=int, default=80, help="optimizer steps per row")
+    p.add_argument("--repeats", type=int, default=3, help="times each row runs (the median is reported)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     p.add_argument("--out", type=Path, default=Path("runs/bench/train_speed"))
@@ -113,14 +119,24 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.data or record_data(args.out)
-    rows = []
+    runs: list[list[dict]] = [[] for _ in LEVERS]
     with tempfile.TemporaryDirectory() as tmp:
-        for row in range(len(LEVERS)):
-            rows.append(train_once(data, row, args.steps, args.batch_size, Path(tmp) / f"run{row}"))
-            r = rows[-1]
-            print(f"{r['lever']:<12} {r['samples_per_s']:7.1f} samples/s  "
-                  f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x  ({r['wall_s']:.0f} s)", flush=True)
-    result = {"data": str(data), "steps": args.steps, "batch_size": args.batch_size, "threads": args.threads,
+        for rep in range(args.repeats):
+            for row in range(len(LEVERS)):
+                r = train_once(data, row, args.steps, args.batch_size, Path(tmp) / f"run{rep}-{row}")
+                runs[row].append(r)
+                print(f"[{rep + 1}/{args.repeats}] {r['lever']:<12} {r['samples_per_s']:7.1f} samples/s "
+                      f"({r['wall_s']:.0f} s)", flush=True)
+    rows = []
+    for row, rs in enumerate(runs):
+        rates = sorted(r["samples_per_s"] for r in rs)
+        rows.append({**rs[0], "samples_per_s": float(np.median(rates)), "all_samples_per_s": rates})
+    print()
+    for r in rows:
+        print(f"{r['lever']:<12} {r['samples_per_s']:7.1f} samples/s  {r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x"
+              f"  (runs: {', '.join(f'{x:.0f}' for x in r['all_samples_per_s'])})")
+    result = {"data": str(data), "steps": args.steps, "repeats": args.repeats, "batch_size": args.batch_size,
+              "threads": args.threads,
               "rows": rows, "speedup": rows[-1]["samples_per_s"] / rows[0]["samples_per_s"], **provenance()}
     (args.out / "results.json").write_text(json.dumps(result, indent=2))
     plot(rows, args.out / "speed.png")
