@@ -133,8 +133,7 @@ def resolve_init(job: TrainJob) -> TrainJob:
     src = policy_dir(job.init)
     if not (src / "config.json").is_file():
         raise FileNotFoundError(f"--init {job.init}: not a run or policy folder (no config.json)")
-    cfg = PolicyConfig.from_dict({k: v for k, v in json.loads((src / "config.json").read_text()).items()
-                                  if k != "format"})
+    cfg = Policy.read_config(src)
     record = read_record(job.init, cfg.n_history)
     changes = {}
     if job.image_size is None:

@@ -184,18 +184,23 @@ class Policy(ChunkPredictor, nn.Module):
         save_backbone_spec(self.backbone, self.config.backbone, out)
         return out
 
+    @staticmethod
+    def read_config(directory: str | Path) -> PolicyConfig:
+        """A saved policy's PolicyConfig (its config.json), without building the model."""
+        raw = json.loads((Path(directory) / "config.json").read_text())
+        if raw.pop("format", None) != FORMAT:
+            raise ValueError(f"{Path(directory) / 'config.json'}: not an {FORMAT} config")
+        return PolicyConfig.from_dict(raw)
+
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "Policy":
         src = Path(directory)
         for name in ("config.json", "model.safetensors", "stats.json"):
             if not (src / name).is_file():
                 raise FileNotFoundError(f"{src}: not a saved egovla policy, {name} is missing")
-        raw = json.loads((src / "config.json").read_text())
-        if raw.pop("format", None) != FORMAT:
-            raise ValueError(f"{src / 'config.json'}: not an {FORMAT} config")
         stats = json.loads((src / "stats.json").read_text()) or None
         spec = src / "backbone"
-        policy = cls(PolicyConfig.from_dict(raw), stats, backbone_spec_dir=spec if spec.is_dir() else None)
+        policy = cls(cls.read_config(src), stats, backbone_spec_dir=spec if spec.is_dir() else None)
         load_model(policy, str(src / "model.safetensors"), strict=True)
         policy.eval()
         return policy
