@@ -52,6 +52,10 @@ class BackboneConfig:
     lora_rank: int = 0  # > 0 trains the language model with LoRA adapters of this rank
     lora_alpha: int = 16
     lora_dropout: float = 0.0
+    # keep only the language model's first N decoder layers (SmolVLA keeps 16 of SmolVLM2's 32); the cut is
+    # made in the model config before the model is built, identically when loading pretrained weights (the
+    # other layers' weights are not loaded) and when rebuilding a saved policy's spec; 0 or None keeps all
+    text_layers_kept: int | None = None
     # visual token pruning (an efficiency lever): fraction of each frame's visual tokens kept, by their
     # relevance to the instruction and query tokens; 1.0 keeps every token (the default, no pruning)
     keep_visual: float = 1.0

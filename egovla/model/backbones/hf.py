@@ -8,6 +8,9 @@ picks the family from the folder's config `model_type`, and loads the pretrained
 `save_hf_spec`) with random init; the caller then loads the policy's model.safetensors over it.
 
 Both paths apply the same adaptation, so parameter names match between them:
+- `text_layers_kept = N`: the language model keeps its first N decoder layers (`cut_text_layers`, in the
+  config, before the model is built: the pretrained path loads only those layers' weights; the saved spec
+  then says N layers, and the same N applied to it again changes nothing);
 - `freeze_vision`: the vision tower stops training; the projector/connector still trains.
 - `lora_rank > 0`: LoRA adapters on the language model's attention q/k/v/o projections train,
   every other language-model weight (embeddings included) is frozen.
@@ -26,7 +29,7 @@ import transformers
 from transformers import AutoConfig, AutoTokenizer
 
 from egovla.model.backbone import Backbone, BackboneConfig
-from egovla.model.backbones.idefics3 import Idefics3Backbone
+from egovla.model.backbones.idefics3 import Idefics3Backbone, kept_layers
 from egovla.model.backbones.paligemma import PaliGemmaBackbone
 from egovla.model.backbones.qwen2_5_vl import Qwen2_5_VLBackbone
 from egovla.model.backbones.text import HFTokenizer
@@ -129,9 +132,32 @@ def _norm(preprocessor: dict | None, default: tuple) -> tuple:
 
 
 # ---- the model -----------------------------------------------------------------------------------
-def _load_pretrained(family: Family, src: str) -> torch.nn.Module:
+def cut_text_layers(config: Any, keep: int | None, where: str) -> int:
+    """`BackboneConfig.text_layers_kept`: make the VLM config's language model its first `keep` decoder layers
+    (0 / None: all), in place, before the model is built. Returns the number of layers kept."""
+    text = config.get_text_config()
+    n = kept_layers(text.num_hidden_layers, keep, where)
+    if n != text.num_hidden_layers:
+        text.num_hidden_layers = n
+        if isinstance(getattr(text, "layer_types", None), list):  # per-layer attention kinds (Qwen2, Gemma2/3)
+            text.layer_types = text.layer_types[:n]
+    return n
+
+
+def _load_pretrained(family: Family, src: str, config: Any) -> torch.nn.Module:
     cls = getattr(transformers, family.pretrained)
-    model, info = cls.from_pretrained(src, dtype=torch.float32, attn_implementation="sdpa", output_loading_info=True)
+    # `config` may keep fewer text layers than the checkpoint has (text_layers_kept): their weights are left
+    # unread, and transformers' load report would list each as unexpected, so it is silenced for a cut model
+    # (missing weights are checked below either way)
+    cut = config.get_text_config().num_hidden_layers < _load_config(src).get_text_config().num_hidden_layers
+    verbosity = transformers.logging.get_verbosity()
+    if cut:
+        transformers.logging.set_verbosity_error()
+    try:
+        model, info = cls.from_pretrained(src, config=config, dtype=torch.float32, attn_implementation="sdpa",
+                                          output_loading_info=True)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("lm_head"))
     if missing:
         raise ValueError(
@@ -169,7 +195,8 @@ def load_hf_backbone(cfg: BackboneConfig, spec_dir: str | Path | None = None) ->
         src = resolve_source(cfg.path)
     config = _load_config(src)
     family = _family(config, src)
-    vlm = _build_random(family, config) if spec_dir is not None else _load_pretrained(family, src)
+    cut_text_layers(config, cfg.text_layers_kept, where=f"backbone.text_layers_kept for {src}")
+    vlm = _build_random(family, config) if spec_dir is not None else _load_pretrained(family, src, config)
     tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(src))
     preprocessor = read_preprocessor(src)
     mean, std = _norm(preprocessor, family.norm)

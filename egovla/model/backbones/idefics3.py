@@ -42,6 +42,16 @@ class Idefics3Backbone(Backbone):
         return list(self.vlm.vision_model.parameters())
 
 
+def kept_layers(total: int, keep: int | None, where: str = "backbone.text_layers_kept") -> int:
+    """How many of `total` language-model layers `BackboneConfig.text_layers_kept` keeps (0 / None: all)."""
+    if not keep:
+        return total
+    if not 0 < int(keep) <= total:
+        raise ValueError(f"{where}: {keep} layers asked for, the language model has {total} (give 1..{total}, "
+                         "or 0 to keep all)")
+    return int(keep)
+
+
 def tiny_idefics3_config(cfg: BackboneConfig) -> Idefics3Config:
     """An Idefics3 config at toy scale, sized by the BackboneConfig's tiny fields."""
     grid = cfg.image_size // cfg.patch_size
@@ -55,7 +65,7 @@ def tiny_idefics3_config(cfg: BackboneConfig) -> Idefics3Config:
         vocab_size=tok.vocab_size,
         hidden_size=cfg.text_hidden,
         intermediate_size=cfg.text_hidden * 3,
-        num_hidden_layers=cfg.text_layers,
+        num_hidden_layers=kept_layers(cfg.text_layers, cfg.text_layers_kept, "tiny backbone: text_layers_kept"),
         num_attention_heads=cfg.text_heads,
         num_key_value_heads=cfg.text_heads,
         max_position_embeddings=2048,
