@@ -1,17 +1,21 @@
 """`egovla bench`: latency of one predict_chunk per inference-lever set, side by side.
 
 For a trained policy (a run folder) or a named architecture with random weights ('tiny', the
-`egovla demo` model; 'smolvlm2-500m', a SmolVLM2-500M-shaped Idefics3 backbone with a ~100M head,
-built from a config without downloading anything; or a PolicyConfig JSON file), each lever set runs
-in a fresh process: apply the levers, one first call (compile / export happen here: "setup"),
-warm-up calls, then `runs` timed calls on the same observation. Reported per set: latency p50/p90,
-chunks/s and actions/s (batch / mean latency, x chunk length), peak memory (CPU: the process's peak
-resident set during the timed calls, weights included; CUDA: peak allocated), and the chunk's
-largest deviation from the baseline's in normalized action units.
+`egovla demo` model; 'smolvlm2-500m', a SmolVLM2-500M-shaped Idefics3 backbone with a ~100M head;
+'smolvla' / 'smolvla-512', the SmolVLA-class preset (`SMOLVLA`: SmolVLM2-500M with its language model
+cut to 16 of 32 layers, 2 views at 256 / 512 px, a ~100M flow head, chunk 50, 10 flow steps, state 8,
+action 7); all built from configs without downloading anything; or a PolicyConfig JSON file, whose
+'hf' backbone is built from its folder's config), each lever set runs in a fresh process: apply the
+levers, one first call (compile / export happen here: "setup"), warm-up calls, then `runs` timed
+calls on the same observation (random images, a state inside the policy's statistics). Reported per
+set: latency p50/p90, chunks/s and actions/s (batch / mean latency, x chunk length), peak memory (CPU:
+the process's peak resident set during the timed calls, weights included; CUDA: peak allocated), and
+the chunk's largest deviation from the baseline's in normalized action units (`max_deviation`).
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import tempfile
@@ -24,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-ARCHS = ("tiny", "smolvlm2-500m")
+ARCHS = ("tiny", "smolvlm2-500m", "smolvla", "smolvla-512")
 INSTRUCTION = "push the red block to the goal"
 CPU_SETS = ("cache", "prune=0.5", "int8", "bf16", "compile", "onnx", "cache,prune=0.5,int8")
 CUDA_SETS = ("cache", "prune=0.5", "bf16", "fp16", "compile", "cache,prune=0.5,bf16,compile")
@@ -63,6 +67,8 @@ class BenchConfig:
     runs: int = _f(30, "timed calls per set", metavar="N")
     warmup: int = _f(3, "untimed calls before", metavar="N")
     threads: int = _f(0, "torch threads (0: torch's default)", metavar="N")
+    image_size: int = _f(0, "smolvla presets: camera image side in pixels (0: the preset's, 256 for smolvla, 512 for "
+                         "smolvla-512); the vision tower runs at that side", metavar="PX")
     seed: int = _f(0, "seed of the random weights and the observation")
 
     def __post_init__(self) -> None:
@@ -76,40 +82,138 @@ class BenchConfig:
             raise FileNotFoundError(f"--model {self.model}: not one of {', '.join(ARCHS)} nor a PolicyConfig JSON file")
         if self.policy is not None and not Path(self.policy).exists():
             raise FileNotFoundError(f"--policy {self.policy}: no such run or policy folder")
+        if self.image_size and self.model not in SMOLVLA_SIZE:
+            raise ValueError(f"--image-size applies to the smolvla presets ({', '.join(SMOLVLA_SIZE)}), not to "
+                             f"{self.model or self.policy}")
         if self.sets is None:
             self.sets = parse_sets(None, self.device)
 
 
 # ---- models -------------------------------------------------------------------------------------
-def smolvlm2_500m_spec(folder: Path) -> Path:
-    """A SmolVLM2-500M-shaped model folder (config.json + a byte-level BPE tokenizer), no weights.
+# HuggingFaceTB/SmolVLM2-500M-Video-Instruct: SigLIP-B/16 at 512 px, pixel shuffle x4, SmolLM2-360M
+SMOLVLM2_TEXT = {
+    "model_type": "llama", "architectures": ["VLlama3ForCausalLM"], "vocab_size": 49280, "hidden_size": 960,
+    "intermediate_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 15, "num_key_value_heads": 5,
+    "head_dim": 64, "hidden_act": "silu", "max_position_embeddings": 8192, "rms_norm_eps": 1e-5,
+    "rope_theta": 100000.0, "rope_scaling": None, "attention_bias": False, "mlp_bias": False,
+    "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2, "initializer_range": 0.02,
+}
+SMOLVLM2_VISION = {
+    "model_type": "smolvlm_vision", "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+    "num_attention_heads": 12, "image_size": 512, "patch_size": 16, "num_channels": 3, "hidden_act": "gelu_pytorch_tanh",
+    "layer_norm_eps": 1e-6,
+}
+# SmolVLM2's special tokens at their ids (its processor and LeRobot's SmolVLA look these up by name)
+SMOLVLM2_SPECIALS = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, "<global-img>": 49152,
+                     **{f"<row_{r}_col_{c}>": 49152 + 6 * (r - 1) + c for r in range(1, 7) for c in range(1, 7)},
+                     "<fake_token_around_image>": 49189, "<image>": 49190, "<end_of_utterance>": 49279}
+SMOLVLM2_CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}{% if message['content'][0]['type'] == "
+    "'image' %}{{':'}}{% else %}{{': '}}{% endif %}{% for line in message['content'] %}{% if line['type'] == 'text' %}"
+    "{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+
+
+def smolvlm2_500m_spec(folder: Path, image_size: int = 512, text: dict | None = None,
+                       vision: dict | None = None) -> Path:
+    """A SmolVLM2-500M-shaped model folder without weights: the files a SmolVLM2 checkpoint has besides
+    model.safetensors, written as the hub has them, so transformers 4.x (LeRobot's SmolVLA loader:
+    AutoConfig, AutoProcessor) and 5.x (egovla's hf backbone) both read them.
 
     Sizes as HuggingFaceTB/SmolVLM2-500M-Video-Instruct: SigLIP-B/16 at 512 px (12 layers, 768 wide),
-    pixel shuffle x4 (64 tokens per image), SmolLM2-360M (32 layers, 960 wide, 15 heads, 5 KV heads).
-    The tokenizer is a stand-in (one token per byte), so instructions are ~4x more tokens than with
-    SmolVLM's own BPE: text costs are, if anything, overstated.
+    pixel shuffle x4 (64 tokens per image), SmolLM2-360M (32 layers, 960 wide, 15 heads, 5 KV heads, a
+    49280-token vocabulary). `image_size` sets the vision tower's side (256: 16 tokens per image, the
+    compute of SmolVLM at 256 px); `text` / `vision` override config fields (toy sizes in tests).
+    The tokenizer is a stand-in of the real size: SmolVLM2's special tokens at their ids, one token per
+    byte for text (no BPE merges), so instructions are ~4x more tokens than with SmolVLM's own BPE: text
+    costs are, if anything, overstated (for both sides of a comparison that uses this folder).
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, SmolVLMConfig
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
     folder.mkdir(parents=True, exist_ok=True)
-    text = dict(model_type="llama", vocab_size=49280, hidden_size=960, intermediate_size=2560,
-                num_hidden_layers=32, num_attention_heads=15, num_key_value_heads=5, max_position_embeddings=8192,
-                rope_theta=100000.0, rms_norm_eps=1e-5, tie_word_embeddings=True, pad_token_id=2)
-    vision = dict(model_type="smolvlm_vision", hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                  num_attention_heads=12, image_size=512, patch_size=16)
-    SmolVLMConfig(text_config=text, vision_config=vision, scale_factor=4, image_token_id=49190,
-                  pad_token_id=2).save_pretrained(folder)
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    text_cfg = {**SMOLVLM2_TEXT, **(text or {})}
+    vision_cfg = {**SMOLVLM2_VISION, "image_size": image_size, **(vision or {})}
+    grid = vision_cfg["image_size"] // vision_cfg["patch_size"]
+    scale = 4
+    if vision_cfg["image_size"] % vision_cfg["patch_size"] or grid % scale:
+        raise ValueError(f"image_size {vision_cfg['image_size']}: the patch grid must be a multiple of {scale}")
+    image_seq_len = (grid // scale) ** 2
+    config = {"architectures": ["SmolVLMForConditionalGeneration"], "model_type": "smolvlm", "image_token_id": 49190,
+              "scale_factor": scale, "pad_token_id": 2, "tie_word_embeddings": False, "use_cache": True,
+              "vocab_size": text_cfg["vocab_size"], "text_config": text_cfg, "vision_config": vision_cfg}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    (folder / "generation_config.json").write_text(json.dumps({"bos_token_id": 0, "eos_token_id": 49279,
+                                                               "pad_token_id": 2}))
+    # the tokenizer: byte-level, the real vocabulary size, SmolVLM2's special tokens at their ids
     vocab = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
-    vocab.update({ch: i + 3 for i, ch in enumerate(sorted(alphabet))})
+    vocab.update({ch: i + 3 for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))})
+    by_id = {i: t for t, i in SMOLVLM2_SPECIALS.items()}
+    for i in range(len(vocab), text_cfg["vocab_size"]):
+        vocab[by_id.get(i, f"<|reserved_{i}|>")] = i
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|endoftext|>",
-                            pad_token="<|im_end|>").save_pretrained(folder)
-    (folder / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5] * 3, "image_std": [0.5] * 3}))
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SMOLVLM2_SPECIALS])
+    tok.save(str(folder / "tokenizer.json"))
+    added = {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                      "special": True} for t, i in SMOLVLM2_SPECIALS.items()}
+    extra = {"end_of_utterance_token": "<end_of_utterance>", "fake_image_token": "<fake_token_around_image>",
+             "global_image_token": "<global-img>", "image_token": "<image>"}
+    specials = {"bos_token": "<|im_start|>", "eos_token": "<end_of_utterance>", "pad_token": "<|im_end|>",
+                "unk_token": "<|endoftext|>"}
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "GPT2Tokenizer", "added_tokens_decoder": added, **specials,
+        "additional_special_tokens": ["<fake_token_around_image>", "<image>", "<end_of_utterance>"],
+        "extra_special_tokens": extra, "add_prefix_space": False, "clean_up_tokenization_spaces": False,
+        "model_max_length": 8192, "processor_class": "SmolVLMProcessor"}, indent=2))
+    (folder / "special_tokens_map.json").write_text(json.dumps({**specials, "additional_special_tokens": [
+        "<fake_token_around_image>", "<image>", "<end_of_utterance>"]}, indent=2))
+    # the processor (SmolVLMProcessor: image processor, video processor, tokenizer, chat template)
+    norm = {"image_mean": [0.5] * 3, "image_std": [0.5] * 3, "do_normalize": True, "do_rescale": True,
+            "rescale_factor": 1 / 255, "do_convert_rgb": True, "do_resize": True, "resample": 1}
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "SmolVLMImageProcessor", "processor_class": "SmolVLMProcessor", **norm,
+        "do_image_splitting": True, "do_pad": True, "max_image_size": {"longest_edge": vision_cfg["image_size"]},
+        "size": {"longest_edge": 4 * vision_cfg["image_size"]},
+        "video_sampling": {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": vision_cfg["image_size"]}}},
+        indent=2))
+    (folder / "video_preprocessor_config.json").write_text(json.dumps({
+        "video_processor_type": "SmolVLMVideoProcessor", "processor_class": "SmolVLMProcessor", **norm,
+        "do_pad": True, "max_image_size": {"longest_edge": vision_cfg["image_size"]},
+        "size": {"longest_edge": vision_cfg["image_size"]}, "fps": 1, "num_frames": 64}, indent=2))
+    (folder / "processor_config.json").write_text(json.dumps({"image_seq_len": image_seq_len,
+                                                              "processor_class": "SmolVLMProcessor"}))
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": SMOLVLM2_CHAT_TEMPLATE}))
     return folder
+
+
+# SmolVLA (LeRobot's SmolVLAConfig defaults): SmolVLM2-500M with its language model cut to the first 16 of 32
+# layers, 2 camera views, a ~100M flow-matching action expert, chunk 50, 10 flow steps, 48 text tokens.
+# egovla's preset has its own head (a pre-norm transformer decoder, self- and cross-attention in every layer)
+# at SmolVLA's expert width (0.75 x 960 = 720) and size: 12 layers, 99.8M parameters (SmolVLA's expert: 16
+# layers alternating self- and cross-attention, 98.2M); state 8, action 7.
+SMOLVLA = {"text_layers_kept": 16, "n_views": 2, "chunk_len": 50, "flow_steps": 10, "max_text_len": 48,
+           "state_dim": 8, "action_dim": 7, "head_width": 720, "head_layers": 12, "head_heads": 12, "n_queries": 8}
+SMOLVLA_SIZE = {"smolvla": 256, "smolvla-512": 512}  # camera image side (and the vision tower's input side)
+
+
+def smolvla_config(spec_dir: str | Path, image_size: int = 256, **sizes):
+    """The SmolVLA-class PolicyConfig over a SmolVLM2-shaped folder (`smolvlm2_500m_spec`): `sizes` override
+    SMOLVLA's entries (tests build it at toy widths with the same structure)."""
+    from egovla.model.backbone import BackboneConfig
+    from egovla.model.config import HeadConfig, PolicyConfig
+
+    unknown = set(sizes) - set(SMOLVLA)
+    if unknown:
+        raise ValueError(f"smolvla_config: unknown sizes {sorted(unknown)}; known: {sorted(SMOLVLA)}")
+    k = {**SMOLVLA, **sizes}
+    return PolicyConfig(
+        backbone=BackboneConfig(kind="hf", path=str(spec_dir), max_text_len=k["max_text_len"],
+                                text_layers_kept=k["text_layers_kept"]),
+        head=HeadConfig(kind="flow", width=k["head_width"], layers=k["head_layers"], heads=k["head_heads"],
+                        flow_steps=k["flow_steps"]),
+        n_views=k["n_views"], image_height=image_size, image_width=image_size, state_dim=k["state_dim"],
+        action_dim=k["action_dim"], chunk_len=k["chunk_len"], n_queries=k["n_queries"])
 
 
 def build_model(cfg: BenchConfig):
@@ -136,6 +240,15 @@ def build_model(cfg: BenchConfig):
                           head=HeadConfig(kind=head, width=1024, layers=layers, heads=16),
                           image_height=256, image_width=256, chunk_len=30, n_queries=8)
         return Policy(pc, None, backbone_spec_dir=spec).eval(), f"SmolVLM2-500M-shaped, {head} head, random weights"
+    if cfg.model in SMOLVLA_SIZE:
+        side = cfg.image_size or SMOLVLA_SIZE[cfg.model]
+        spec = smolvlm2_500m_spec(Path(tempfile.mkdtemp(prefix="egovla-smolvla-")), image_size=side)
+        pc = smolvla_config(spec, side)
+        if cfg.head:
+            pc.head.kind = cfg.head
+        what = (f"SmolVLA-class: SmolVLM2-500M-shaped, text layers 16 of 32, {pc.n_views} views at {side} px, "
+                f"{pc.head.kind} head {pc.head.width}x{pc.head.layers}, chunk {pc.chunk_len}, random weights")
+        return Policy(pc, None, backbone_spec_dir=spec).eval(), what
     path = Path(str(cfg.model))
     if not path.is_file():
         raise FileNotFoundError(f"--model {cfg.model}: not one of {', '.join(ARCHS)} nor a PolicyConfig JSON file")
@@ -144,16 +257,43 @@ def build_model(cfg: BenchConfig):
     pc = PolicyConfig.from_dict(raw)
     if cfg.head:
         pc.head.kind = cfg.head
+    if pc.backbone.kind == "hf":  # the folder's architecture (config, tokenizer); any weights there are not read
+        from egovla.model.backbones.hf import resolve_source
+
+        spec = Path(resolve_source(pc.backbone.path))
+        if not spec.is_dir():
+            raise ValueError(f"--model {path}: backbone.path must be a local model folder to build from, got {spec}")
+        return Policy(pc, None, backbone_spec_dir=spec).eval(), f"{path} (backbone {spec}), random weights"
     if pc.backbone.kind != "tiny":
-        raise ValueError(f"--model {path}: only tiny-backbone configs build without weights; use --model smolvlm2-500m")
+        raise ValueError(f"--model {path}: backbone kind {pc.backbone.kind!r}; expected 'tiny' or 'hf'")
     return Policy(pc).eval(), f"{path}, random weights"
 
 
-def observation(config, batch: int, seed: int) -> dict[str, Any]:
+def observation(config, batch: int, seed: int, normalizer=None) -> dict[str, Any]:
+    """Random images and instruction, and a state in the policy's training distribution: normalized, the state
+    is 0.1 * N(0, 1) (`normalizer`: the policy's; without one, or without statistics, the raw state is that).
+
+    A state drawn without the statistics would sit far outside them in every dim that was (nearly) constant
+    in training (std 0 is clamped to 1e-6: a raw 0.1 there is 1e5 after normalization), where the chunk is
+    ill-conditioned: float32 rounding alone then moves it by ~1e-4 (see `egovla.model.levers.check_state`),
+    and the levers' deviations measure that instead of the levers."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(batch, *config.image_shape), dtype=np.uint8)
-    state = rng.normal(size=(batch, config.state_dim)).astype(np.float32) * 0.1
-    return {"images": images, "instruction": [INSTRUCTION] * batch, "state": state}
+    z = rng.normal(size=(batch, config.state_dim)).astype(np.float32) * 0.1
+    if normalizer is not None and normalizer.stats:
+        shift = normalizer.state_shift.cpu().numpy()
+        scale = normalizer.state_scale.cpu().numpy()
+        z = (shift + scale * z).astype(np.float32)
+    return {"images": images, "instruction": [INSTRUCTION] * batch, "state": z}
+
+
+def max_deviation(chunk: np.ndarray, base: np.ndarray, normalizer) -> float:
+    """Largest |chunk - base| in normalized action units, not counting a float32 ulp of the action itself: in a
+    dim that hardly varied in training (tiny scale), one ulp of the shift divided by the scale would read as
+    a large deviation between two chunks that are equal to float32 precision."""
+    scale = normalizer.action_scale.cpu().numpy()
+    ulp = np.spacing(np.maximum(np.abs(chunk), np.abs(base)).astype(np.float32))
+    return float((np.maximum(np.abs(chunk - base) - ulp, 0.0) / scale).max())
 
 
 # ---- measuring ----------------------------------------------------------------------------------
@@ -183,6 +323,31 @@ def _peak_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def time_calls(call, runs: int, warmup: int = 0, device: str = "cpu") -> dict:
+    """`warmup` untimed calls, then `runs` timed calls of `call()`, which must finish its device work (e.g. return
+    numpy). Returns p50/p90 (ms), mean (s) and the peak memory from just before the warm-up to the end (CPU: the
+    process's peak resident set, weights included; CUDA: peak allocated). Stdlib + numpy here (torch only for
+    CUDA), so a script run with another Python (benchmarks/lerobot_side.py) measures the same way."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    _reset_peak()
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        tic = time.perf_counter()
+        call()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    t = np.array(times)
+    return {"p50_ms": 1000 * float(np.percentile(t, 50)), "p90_ms": 1000 * float(np.percentile(t, 90)),
+            "mean_s": float(t.mean()), "peak_mb": _peak_mb(device)}
+
+
 def measure(cfg: BenchConfig, levers: list[str]) -> dict:
     """One lever set, in this process: setup, warm-up, timed calls."""
     import torch
@@ -193,9 +358,9 @@ def measure(cfg: BenchConfig, levers: list[str]) -> dict:
         torch.set_num_threads(cfg.threads)
     policy, what = build_model(cfg)
     policy.to(cfg.device)
-    obs = observation(policy.config, cfg.batch, cfg.seed)
+    obs = observation(policy.config, cfg.batch, cfg.seed, policy.normalizer)
     base = policy.predict_chunk(obs)
-    scale = policy.normalizer.action_scale.cpu().numpy()
+    normalizer = copy.deepcopy(policy.normalizer).cpu()
     params = sum(p.numel() for p in policy.parameters())
     t0 = time.perf_counter()
     fast = apply_levers(policy, levers)
@@ -203,25 +368,14 @@ def measure(cfg: BenchConfig, levers: list[str]) -> dict:
     gc.collect()
     first = fast.predict_chunk(obs)
     setup = time.perf_counter() - t0
-    deviation = float(np.abs((first - base) / scale).max())
-    if cfg.device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    _reset_peak()
-    for _ in range(cfg.warmup):
-        fast.predict_chunk(obs)
-    times = []
-    for _ in range(cfg.runs):
-        tic = time.perf_counter()
-        fast.predict_chunk(obs)  # returns numpy: the device work is finished
-        times.append(time.perf_counter() - tic)
-    t = np.array(times)
-    chunks_s = cfg.batch / t.mean()
+    deviation = max_deviation(first, base, normalizer)
+    timing = time_calls(lambda: fast.predict_chunk(obs), cfg.runs, cfg.warmup, cfg.device)  # numpy: device work done
+    chunks_s = cfg.batch / timing["mean_s"]
     return {"levers": ",".join(levers) or "baseline", "model": what, "params": params, "batch": cfg.batch,
             "device": cfg.device, "threads": torch.get_num_threads(), "runs": cfg.runs,
-            "p50_ms": 1000 * float(np.percentile(t, 50)), "p90_ms": 1000 * float(np.percentile(t, 90)),
+            "p50_ms": timing["p50_ms"], "p90_ms": timing["p90_ms"],
             "chunks_per_s": float(chunks_s), "actions_per_s": float(chunks_s * first.shape[-2]),
-            "peak_mb": _peak_mb(cfg.device), "setup_s": setup, "max_dev": deviation}
+            "peak_mb": timing["peak_mb"], "setup_s": setup, "max_dev": deviation}
 
 
 def _measure_child(cfg_dict: dict, levers: list[str]) -> dict:
