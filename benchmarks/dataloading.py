@@ -147,9 +147,12 @@ class Windows(Dataset):
         return self.ds[int(i)]
 
 
-def make_dataset(root: Path, loader: str) -> Dataset:
+def make_dataset(root: Path, loader: str, frame_cache_mb: float | None = None) -> Dataset:
+    """`frame_cache_mb`: WindowConfig's decoded-episode cache per process (None: its default)."""
     fr = FrameReader(naive=(loader == "naive"))
-    ds = WindowDataset(LeRobotReader(root, frame_reader=fr), WindowConfig(history=EGOVLA_HISTORY, chunk_len=CHUNK_LEN))
+    cache = {} if frame_cache_mb is None else {"frame_cache_mb": frame_cache_mb}
+    ds = WindowDataset(LeRobotReader(root, frame_reader=fr),
+                       WindowConfig(history=EGOVLA_HISTORY, chunk_len=CHUNK_LEN, **cache))
     return Vectors(ds) if loader == "vectors" else Windows(ds)
 
 
@@ -157,13 +160,14 @@ def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def measure(root: Path, loader: str, batch: int, workers: int, samples: int, warm_batches: int | None = None) -> dict:
+def measure(root: Path, loader: str, batch: int, workers: int, samples: int, warm_batches: int | None = None,
+            frame_cache_mb: float | None = None) -> dict:
     """Samples/s over ceil(samples / batch) batches, timed after `warm_batches` (default max(workers, 1))
     batches; with warm_batches=0 the time runs from the iterator's creation (worker start-up included)."""
     # PyAV objects left over from earlier runs must be freed here, not by the garbage collector of a
     # forked worker: freeing a decoder whose threads live only in the parent deadlocks the worker
     gc.collect()
-    ds = make_dataset(root, loader)
+    ds = make_dataset(root, loader, frame_cache_mb)
     warm = max(workers, 1) if warm_batches is None else warm_batches
     timed = max(1, math.ceil(samples / batch))
     need = (warm + timed) * batch

@@ -12,8 +12,10 @@ DESCRIPTION = ("Measure one predict_chunk call (p50/p90 latency over --runs call
                "peak memory) for the baseline and each lever set, each in a fresh process, and print one table. 'max "
                "dev' is the chunk's largest difference from the baseline's, in normalized action units; 'setup s' "
                "includes compilation or ONNX export. --model runs an architecture with random weights: 'tiny' (egovla "
-               "demo's model), 'smolvlm2-500m' (a SmolVLM2-500M-shaped backbone with a ~100M-parameter head, built "
-               "without downloading), or a PolicyConfig JSON file.")
+               "demo's model), 'smolvlm2-500m' (a SmolVLM2-500M-shaped backbone with a ~100M-parameter head), 'smolvla' / "
+               "'smolvla-512' (SmolVLA's shape: SmolVLM2-500M cut to 16 language layers, 2 views at 256 / 512 px, a "
+               "~100M flow head, chunk 50, 10 flow steps, state 8, action 7), all built without downloading, or a "
+               "PolicyConfig JSON file.")
 
 
 @dataclass(frozen=True)

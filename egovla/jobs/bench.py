@@ -352,13 +352,25 @@ def measure(cfg: BenchConfig, levers: list[str]) -> dict:
     """One lever set, in this process: setup, warm-up, timed calls."""
     import torch
 
-    from egovla.model.levers import apply_levers
-
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     policy, what = build_model(cfg)
     policy.to(cfg.device)
     obs = observation(policy.config, cfg.batch, cfg.seed, policy.normalizer)
+    held = [policy]
+    del policy
+    return {"model": what, **measure_policy(held, obs, levers, cfg.runs, cfg.warmup, cfg.device)}
+
+
+def measure_policy(held: list, obs: dict, levers: list[str], runs: int, warmup: int, device: str = "cpu") -> dict:
+    """One lever set on the policy in `held` (a one-item list, emptied here, so that once the levers have copied
+    it the original is freed and the memory peak is the levered policy's) and the observation batch `obs`:
+    the baseline chunk, the levers' setup and first call, then `warmup` + `runs` calls (`time_calls`)."""
+    import torch
+
+    from egovla.model.levers import apply_levers
+
+    policy = held.pop()
     base = policy.predict_chunk(obs)
     normalizer = copy.deepcopy(policy.normalizer).cpu()
     params = sum(p.numel() for p in policy.parameters())
@@ -369,10 +381,11 @@ def measure(cfg: BenchConfig, levers: list[str]) -> dict:
     first = fast.predict_chunk(obs)
     setup = time.perf_counter() - t0
     deviation = max_deviation(first, base, normalizer)
-    timing = time_calls(lambda: fast.predict_chunk(obs), cfg.runs, cfg.warmup, cfg.device)  # numpy: device work done
-    chunks_s = cfg.batch / timing["mean_s"]
-    return {"levers": ",".join(levers) or "baseline", "model": what, "params": params, "batch": cfg.batch,
-            "device": cfg.device, "threads": torch.get_num_threads(), "runs": cfg.runs,
+    timing = time_calls(lambda: fast.predict_chunk(obs), runs, warmup, device)  # numpy: the device work is done
+    batch = first.shape[0]
+    chunks_s = batch / timing["mean_s"]
+    return {"levers": ",".join(levers) or "baseline", "params": params, "batch": batch,
+            "device": device, "threads": torch.get_num_threads(), "runs": runs,
             "p50_ms": timing["p50_ms"], "p90_ms": timing["p90_ms"],
             "chunks_per_s": float(chunks_s), "actions_per_s": float(chunks_s * first.shape[-2]),
             "peak_mb": timing["peak_mb"], "setup_s": setup, "max_dev": deviation}
