@@ -49,6 +49,10 @@ class BackboneConfig:
     attention: str = "eager"
     # adaptation of pretrained backbones
     freeze_vision: bool = False
+    # the language model's weights stop training (embeddings included); the query tokens, the projector and
+    # the head still train, so gradients still pass through it to the queries (SmolVLA's train_expert_only
+    # freezes its whole VLM: with freeze_vision too, this is egovla's nearest setting)
+    freeze_text: bool = False
     lora_rank: int = 0  # > 0 trains the language model with LoRA adapters of this rank
     lora_alpha: int = 16
     lora_dropout: float = 0.0

@@ -156,6 +156,20 @@ def test_freeze_vision(folders, family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_freeze_text_stops_the_language_model_only(folders, family):
+    backbone = build_backbone(BackboneConfig(kind="hf", path=str(folders[family]), freeze_text=True))
+    lm_prefix = "vlm.text_model." if family in ("idefics3", "smolvlm") else "vlm.language_model."
+    lm = [p for n, p in backbone.named_parameters() if n.startswith(lm_prefix)]
+    rest = [p for n, p in backbone.named_parameters() if not n.startswith(lm_prefix)]
+    assert lm and all(not p.requires_grad for p in lm)
+    assert rest and all(p.requires_grad for p in rest)  # the vision tower and the projector still train
+    suffix = backward(backbone)
+    assert all(p.grad is None for p in lm)
+    assert suffix.grad is not None and suffix.grad.abs().sum() > 0  # still differentiable through it
+    assert all(grads(list(backbone.vision_parameters())))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_lora_trains_only_adapters_in_the_language_model(folders, family):
     backbone = build_backbone(BackboneConfig(kind="hf", path=str(folders[family]), lora_rank=4))
     lm_prefix = "vlm.text_model." if family in ("idefics3", "smolvlm") else "vlm.language_model."

@@ -12,6 +12,7 @@ Both paths apply the same adaptation, so parameter names match between them:
   config, before the model is built: the pretrained path loads only those layers' weights; the saved spec
   then says N layers, and the same N applied to it again changes nothing);
 - `freeze_vision`: the vision tower stops training; the projector/connector still trains.
+- `freeze_text`: the language model's weights stop training (LoRA adapters, if any, still train).
 - `lora_rank > 0`: LoRA adapters on the language model's attention q/k/v/o projections train,
   every other language-model weight (embeddings included) is frozen.
 """
@@ -171,9 +172,12 @@ def _build_random(family: Family, config: Any) -> torch.nn.Module:
 
 
 def adapt(backbone: Backbone, language_model: torch.nn.Module, cfg: BackboneConfig) -> Backbone:
-    """Apply `freeze_vision` and LoRA; the same on a fresh and a rebuilt backbone."""
+    """Apply `freeze_vision`, `freeze_text` and LoRA; the same on a fresh and a rebuilt backbone."""
     if cfg.freeze_vision:
         for p in backbone.vision_parameters():
+            p.requires_grad_(False)
+    if cfg.freeze_text:
+        for p in language_model.parameters():
             p.requires_grad_(False)
     if cfg.lora_rank > 0:
         from peft import LoraConfig, inject_adapter_in_model
