@@ -13,7 +13,7 @@ of torch, which also runs on CPU):
     python benchmarks/vs_lerobot.py --lerobot-python /tmp/lerobot-venv/bin/python
 
 Nothing is downloaded: SmolVLA needs a local SmolVLM2-500M folder, and both sides are built from the same
-offline stand-in (`egovla.jobs.bench.smolvlm2_500m_spec`: the real config, a tokenizer of the real size with
+offline stand-in (`egovla.model.presets.smolvlm2_500m_spec`: the real config, a tokenizer of the real size with
 SmolVLM2's special tokens, the processor files; no weights), one folder per image side. Both sides run with
 random weights. Every measurement runs in a fresh process (clean memory peak), with the same torch thread
 count, on the same inputs (one .npz per image side, written here from `egovla.jobs.bench.observation`).
@@ -59,7 +59,7 @@ LOAD_BATCH, LOAD_SAMPLES, LOAD_WORKERS = 32, 256, (0, 2)
 
 # ---- the shared inputs --------------------------------------------------------------------------
 def spec_folder(out: Path, side: int) -> Path:
-    from egovla.jobs.bench import smolvlm2_500m_spec
+    from egovla.model.presets import smolvlm2_500m_spec
 
     folder = out / f"smolvlm2-500m-{side}px"
     if not (folder / "config.json").exists():
@@ -70,7 +70,8 @@ def spec_folder(out: Path, side: int) -> Path:
 def write_inputs(out: Path, spec: Path, side: int, batch: int) -> Path:
     """images (B, 1, 2, 3, side, side) uint8, state (B, 8), instruction (B,), actions (B, 50, 7): one file that
     both sides read."""
-    from egovla.jobs.bench import observation, smolvla_config
+    from egovla.jobs.bench import observation
+    from egovla.model.presets import smolvla_config
 
     obs = observation(smolvla_config(spec, side), batch, SEED)
     rng = np.random.default_rng(SEED + 1)
@@ -89,7 +90,7 @@ def read_inputs(path: str) -> dict:
 def smolvla_policy(spec: str, side: int, device: str, freeze: str | None = None):
     import torch
 
-    from egovla.jobs.bench import smolvla_config
+    from egovla.model.presets import smolvla_config
     from egovla.model.policy import Policy
 
     pc = smolvla_config(spec, side)

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from egovla.cli import main
-from egovla.jobs.bench import SMOLVLA, BenchConfig, build_model, smolvla_config, smolvlm2_500m_spec
+from egovla.jobs.bench import BenchConfig, build_model
+from egovla.model.presets import SMOLVLA, smolvla_config, smolvlm2_500m_spec
 from egovla.model.config import HeadConfig
 from egovla.model.heads.flow import FlowHead
 
