@@ -48,7 +48,7 @@ FULL = LoopConfig()
 QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_steps=60,
                    tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0)
 #: The CPU MT10 benchmark (benchmarks/metaworld_mt10.py --reduced) and its full-size setting for a GPU.
-MT10_REDUCED = replace(FULL, episodes=10, steps=1500, batch_size=32, eval_episodes=10, tasks=MT10)
+MT10_REDUCED = replace(FULL, episodes=25, steps=5000, batch_size=32, eval_episodes=20, tasks=MT10)  # ~32 min
 MT10_FULL = replace(FULL, episodes=50, steps=6000, batch_size=64, eval_episodes=50, tasks=MT10)
 PRESETS = {"demo": FULL, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt10": MT10_FULL}
 
