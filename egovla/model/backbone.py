@@ -65,6 +65,16 @@ class BackboneConfig:
     keep_visual: float = 1.0
 
 
+def kept_layers(total: int, keep: int | None, where: str = "backbone.text_layers_kept") -> int:
+    """How many of `total` language-model layers `BackboneConfig.text_layers_kept` keeps (0 / None: all)."""
+    if not keep:
+        return total
+    if not 0 < int(keep) <= total:
+        raise ValueError(f"{where}: {keep} layers asked for, the language model has {total} (give 1..{total}, "
+                         "or 0 to keep all)")
+    return int(keep)
+
+
 def square_side(size: int | list[int] | tuple[int, ...]) -> int:
     """A vision config's `image_size` (an int or a [height, width] pair) as one square side."""
     return size if isinstance(size, int) else int(size[0])

@@ -103,7 +103,7 @@ def parse_levers(text: str | Sequence[str] | None) -> list[str]:
 
 
 class ChunkGraph(nn.Module):
-    """`Policy.chunk` up to its last step, as a module (what compile and onnx take):
+    """`Policy.chunk_normalized` (the chunk before its unnormalization) as a module (what compile and onnx take):
     forward(images, image_mask, ids, text_mask, state, state_mask[, noise]) -> (B, H, D) *normalized* actions.
 
     The unnormalization (`x * scale + shift`) stays outside, in eager torch, for every lever: it is one
@@ -116,10 +116,7 @@ class ChunkGraph(nn.Module):
         self.policy = policy
 
     def forward(self, images, image_mask, ids, text_mask, state, state_mask, noise=None):
-        p = self.policy  # Policy.chunk without its final unnormalize
-        suffix = p.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
-        states, mask, _ = p.backbone.encode_tokens(images, image_mask, ids, text_mask, suffix)
-        return p.head.sample(p.head_inputs(states, mask, state, state_mask), noise=noise).float()
+        return self.policy.chunk_normalized(images, image_mask, ids, text_mask, state, state_mask, noise)
 
 
 def check_state(policy: Policy, state: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -146,12 +146,15 @@ class Policy(ChunkPredictor, nn.Module):
                 _tensor(batch["state"]).to(torch.float32), _tensor(batch["state_mask"]), noise)
 
     def chunk(self, images, image_mask, ids, text_mask, state, state_mask, noise=None) -> torch.Tensor:
-        """The chunk computation, from tensors only (traceable; what the compile and onnx levers take):
-        (B, H, D) unnormalized actions."""
+        """The chunk computation, from tensors only (traceable): (B, H, D) unnormalized actions."""
+        return self.normalizer.unnormalize("action", self.chunk_normalized(images, image_mask, ids, text_mask, state,
+                                                                           state_mask, noise))
+
+    def chunk_normalized(self, images, image_mask, ids, text_mask, state, state_mask, noise=None) -> torch.Tensor:
+        """`chunk` before its unnormalization: (B, H, D) float32 in normalized units (what compile and onnx take)."""
         suffix = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
         states, mask, _ = self.backbone.encode_tokens(images, image_mask, ids, text_mask, suffix)
-        chunk = self.head.sample(self.head_inputs(states, mask, state, state_mask), noise=noise)
-        return self.normalizer.unnormalize("action", chunk.float())
+        return self.head.sample(self.head_inputs(states, mask, state, state_mask), noise=noise).float()
 
     @torch.no_grad()
     def predict_checked(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> np.ndarray:

@@ -29,8 +29,8 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoTokenizer
 
-from egovla.model.backbone import Backbone, BackboneConfig
-from egovla.model.backbones.idefics3 import Idefics3Backbone, kept_layers
+from egovla.model.backbone import Backbone, BackboneConfig, kept_layers
+from egovla.model.backbones.idefics3 import Idefics3Backbone
 from egovla.model.backbones.paligemma import PaliGemmaBackbone
 from egovla.model.backbones.qwen2_5_vl import Qwen2_5_VLBackbone
 from egovla.model.backbones.text import HFTokenizer
@@ -145,12 +145,11 @@ def cut_text_layers(config: Any, keep: int | None, where: str) -> int:
     return n
 
 
-def _load_pretrained(family: Family, src: str, config: Any) -> torch.nn.Module:
+def _load_pretrained(family: Family, src: str, config: Any, cut: bool = False) -> torch.nn.Module:
     cls = getattr(transformers, family.pretrained)
-    # `config` may keep fewer text layers than the checkpoint has (text_layers_kept): their weights are left
+    # `cut`: `config` keeps fewer text layers than the checkpoint has (text_layers_kept): their weights are left
     # unread, and transformers' load report would list each as unexpected, so it is silenced for a cut model
     # (missing weights are checked below either way)
-    cut = config.get_text_config().num_hidden_layers < _load_config(src).get_text_config().num_hidden_layers
     verbosity = transformers.logging.get_verbosity()
     if cut:
         transformers.logging.set_verbosity_error()
@@ -199,8 +198,9 @@ def load_hf_backbone(cfg: BackboneConfig, spec_dir: str | Path | None = None) ->
         src = resolve_source(cfg.path)
     config = _load_config(src)
     family = _family(config, src)
-    cut_text_layers(config, cfg.text_layers_kept, where=f"backbone.text_layers_kept for {src}")
-    vlm = _build_random(family, config) if spec_dir is not None else _load_pretrained(family, src, config)
+    total = config.get_text_config().num_hidden_layers
+    cut = cut_text_layers(config, cfg.text_layers_kept, where=f"backbone.text_layers_kept for {src}") < total
+    vlm = _build_random(family, config) if spec_dir is not None else _load_pretrained(family, src, config, cut)
     tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(src))
     preprocessor = read_preprocessor(src)
     mean, std = _norm(preprocessor, family.norm)

@@ -12,7 +12,7 @@ import torch
 from transformers import Idefics3Config, Idefics3Model, LlamaConfig
 from transformers.models.idefics3.configuration_idefics3 import Idefics3VisionConfig
 
-from egovla.model.backbone import Backbone, BackboneConfig, square_side
+from egovla.model.backbone import Backbone, BackboneConfig, kept_layers, square_side
 from egovla.model.tokenizer import ByteTokenizer
 
 
@@ -40,16 +40,6 @@ class Idefics3Backbone(Backbone):
 
     def vision_parameters(self):
         return list(self.vlm.vision_model.parameters())
-
-
-def kept_layers(total: int, keep: int | None, where: str = "backbone.text_layers_kept") -> int:
-    """How many of `total` language-model layers `BackboneConfig.text_layers_kept` keeps (0 / None: all)."""
-    if not keep:
-        return total
-    if not 0 < int(keep) <= total:
-        raise ValueError(f"{where}: {keep} layers asked for, the language model has {total} (give 1..{total}, "
-                         "or 0 to keep all)")
-    return int(keep)
 
 
 def tiny_idefics3_config(cfg: BackboneConfig) -> Idefics3Config:
