@@ -13,74 +13,20 @@ import json
 import numpy as np
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import (
-    LlamaConfig,
-    PaliGemmaConfig,
-    PaliGemmaForConditionalGeneration,
-    PreTrainedTokenizerFast,
-    Qwen2_5_VLConfig,
-    Qwen2_5_VLForConditionalGeneration,
-    SmolVLMConfig,
-    SmolVLMForConditionalGeneration,
-)
 
 from egovla.model.backbone import BackboneConfig
 from egovla.model.backbones import build_backbone
 from egovla.model.config import HeadConfig, PolicyConfig
 from egovla.model.policy import Policy
+from helpers.hf_models import HIDDEN, save_folders
 
 FAMILIES = ["smolvlm", "qwen2_5_vl", "paligemma"]
 LAYERS = 4
-SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<image>", "<|vision_start|>", "<|vision_end|>"]
-WORDS = "pick up the red cup open door".split()
-HIDDEN = 32
-LM = dict(vocab_size=32, hidden_size=HIDDEN, intermediate_size=48, num_hidden_layers=LAYERS, num_attention_heads=2,
-          num_key_value_heads=1, pad_token_id=0, bos_token_id=1, eos_token_id=2)
-
-
-def tokenizer() -> PreTrainedTokenizerFast:
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(SPECIALS + WORDS)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", additional_special_tokens=SPECIALS[4:])
-
-
-def tiny_vlm(family: str):
-    vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
-    if family == "smolvlm":
-        config = SmolVLMConfig(vision_config=dict(vision, image_size=32, patch_size=8),
-                               text_config=LlamaConfig(**LM).to_dict(), scale_factor=2, image_token_id=4, pad_token_id=0)
-        return SmolVLMForConditionalGeneration(config), None
-    if family == "qwen2_5_vl":
-        text = dict(LM, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]})
-        vis = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=HIDDEN, patch_size=14,
-                   spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[0])
-        config = Qwen2_5_VLConfig(text_config=text, vision_config=vis, image_token_id=4, video_token_id=4,
-                                  vision_start_token_id=5, vision_end_token_id=6)
-        return Qwen2_5_VLForConditionalGeneration(config), {"min_pixels": 28 * 28, "max_pixels": 28 * 28}
-    config = PaliGemmaConfig(
-        vision_config=dict(vision, model_type="siglip_vision_model", image_size=28, patch_size=14, vision_use_head=False),
-        text_config=dict(LM, model_type="gemma", head_dim=16), projection_dim=HIDDEN, hidden_size=HIDDEN,
-        vocab_size=LM["vocab_size"], image_token_index=4,
-    )
-    return PaliGemmaForConditionalGeneration(config), None
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    out = {}
-    for family in FAMILIES:
-        torch.manual_seed(0)
-        model, preprocessor = tiny_vlm(family)
-        folder = tmp_path_factory.mktemp(family)
-        model.save_pretrained(folder)
-        tokenizer().save_pretrained(folder)
-        if preprocessor is not None:
-            (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor))
-        out[family] = folder
-    return out
+    return save_folders(tmp_path_factory, FAMILIES, text_layers=LAYERS)
 
 
 def language_model(backbone):
