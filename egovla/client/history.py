@@ -55,12 +55,21 @@ class FrameHistory:
         self._frames.append(views.transpose(0, 3, 1, 2))
         self._count += 1
 
+    def skip(self) -> None:
+        """A control step whose views were not rendered (no observation will read them): time moves on."""
+        self._frames.append(None)
+        self._count += 1
+
     def observation(self, instruction: str, state: np.ndarray, state_mask: np.ndarray | None = None) -> dict:
         if not self._count:
             raise RuntimeError("observation() before any frame was pushed")
         idx = self._count - 1 + self.offsets  # absolute step of each history frame
         first = self._count - len(self._frames)  # absolute step of the oldest kept frame
-        images = np.stack([self._frames[max(i, 0) - first] for i in idx])
+        frames = [self._frames[max(i, 0) - first] for i in idx]
+        if any(f is None for f in frames):
+            skipped = [int(max(i, 0)) for i, f in zip(idx, frames) if f is None]
+            raise RuntimeError(f"the frames of step(s) {skipped} were skipped, and this observation needs them")
+        images = np.stack(frames)
         mask = np.repeat((idx >= 0)[:, None], len(self.cameras), axis=1)
         pad = self.n_views - len(self.cameras)
         if pad:

@@ -43,8 +43,16 @@ class _HistoryAgent:
             raise ValueError(f"{len(cams)} cameras for a policy with {self.n_views} view(s)")
         self.history = FrameHistory(cams, self.history_s, self.fps, self.hw, self.n_views)
 
+    @property
+    def frame_steps(self) -> tuple[int, ...]:
+        """How many control steps before a chunk request each frame it reads was taken (0: that step)."""
+        return tuple(int(-o) for o in history_offsets(self.history_s, self.fps))
+
     def observe(self, obs: dict) -> None:
-        self.history.push(obs["images"])
+        if obs["images"] is None:
+            self.history.skip()
+        else:
+            self.history.push(obs["images"])
 
     def observation(self, obs: dict, instruction: str) -> dict:
         return self.history.observation(instruction, obs["state"], obs["state_mask"])
@@ -113,6 +121,8 @@ class ExpertOracle:
 
         self.env = env
         self.expert = ENV_POLICY_MAP[env.task]()
+
+    frame_steps: tuple[int, ...] = ()  # reads the simulator's state, never a frame
 
     def observe(self, obs: dict) -> None:
         pass

@@ -90,11 +90,22 @@ class EvalConfig:
             raise ValueError("the oracle speaks the unified space; use --embodiment gripper with --policy oracle")
 
 
+def frame_needed(step: int, next_request: int, cadence: int, frame_steps) -> bool:
+    """Whether a chunk request at `next_request`, `next_request + cadence`, ... reads the frame of control step
+    `step`, for an agent whose requests read the frames `frame_steps` steps before them (None: any frame)."""
+    if frame_steps is None:
+        return True
+    return any(step + o >= next_request and (step + o - next_request) % cadence == 0 for o in frame_steps)
+
+
 def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: bool = False) -> dict:
+    """One closed-loop episode. Views are rendered only at the steps whose frames a chunk request will read
+    (every step when `record`): with 2 steps executed per chunk and no history, every other step."""
     obs = env.reset(layout)
     agent.reset(env)
     ensemble = TemporalEnsemble(cfg.ensemble_w) if cfg.ensemble_w is not None else None
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
+    frame_steps = None if record else getattr(agent, "frame_steps", None)
     prev_hand = obs["hand"]
     for t in range(cfg.max_steps):
         agent.observe(obs)
@@ -110,7 +121,8 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
         target = ensemble.target(ahead) if ensemble is not None else chunk[ahead - t0]
         action = env.embodiment.command(target, env, obs, prev_hand)
         prev_hand = obs["hand"]
-        obs, success = env.step(action)
+        cadence = min(cfg.execute, len(chunk))
+        obs, success = env.step(action, render=frame_needed(t + 1, t0 + cadence, cadence, frame_steps))
         if success:
             break
     if record:

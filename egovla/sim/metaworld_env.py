@@ -153,8 +153,9 @@ class MetaWorldEnv:
         self.steps, self.success = 0, False
         return self.observe()
 
-    def step(self, action: np.ndarray) -> tuple[dict, bool]:
-        """One control step (12.5 ms of simulated time). Returns (observation, success so far)."""
+    def step(self, action: np.ndarray, render: bool = True) -> tuple[dict, bool]:
+        """One control step (12.5 ms of simulated time). Returns (observation, success so far); with
+        `render=False` the observation's images are None (rendering is most of a step's cost)."""
         if self._raw is None:
             raise RuntimeError("step() before reset()")
         if self.steps >= MAX_STEPS:
@@ -165,13 +166,13 @@ class MetaWorldEnv:
         self._raw, _, _, _, info = self._env.step(np.clip(action, -1.0, 1.0))
         self.steps += 1
         self.success = self.success or bool(info["success"])
-        return self.observe(), self.success
+        return self.observe(render), self.success
 
-    def observe(self) -> dict:
+    def observe(self, render: bool = True) -> dict:
         hand, pads = self.hand_pose(), self.pads()
         state, state_mask = self.embodiment.observe(self)
         return {
-            "images": {c: self.render(c) for c in self.config.cameras},
+            "images": {c: self.render(c) for c in self.config.cameras} if render else None,
             "state": state,
             "state_mask": state_mask,
             "raw": np.asarray(self._raw, dtype=np.float32),

@@ -56,3 +56,16 @@ def test_errors():
         FrameHistory(["a"], [0.0], fps=10, size=(8, 8)).observation("x", np.zeros(4))
     with pytest.raises(ValueError, match="history offsets must be seconds <= 0"):
         FrameHistory(["a"], [0.5], fps=10, size=(8, 8))
+
+
+def test_skipped_steps_move_time_on_and_are_never_read():
+    h = FrameHistory(["a"], history_s=[-1.0, 0.0], fps=2, size=(8, 8))  # offsets -2, 0
+    h.push({"a": frame(0)})
+    h.skip()
+    h.push({"a": frame(2)})
+    assert h.observation("x", np.zeros(4))["images"][:, 0, 0, 0, 0].tolist() == [0, 2]
+    h.skip()
+    with pytest.raises(RuntimeError, match=r"step\(s\) \[1, 3\] were skipped"):
+        h.observation("x", np.zeros(4))
+    h.push({"a": frame(4)})  # steps 2 and 4: both rendered
+    assert h.observation("x", np.zeros(4))["images"][:, 0, 0, 0, 0].tolist() == [2, 4]

@@ -4,6 +4,7 @@ controller; the outputs (results.json, success.png, videos); and the trained-pol
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -141,3 +142,49 @@ def test_the_damped_controller_and_lookahead_are_evaluation_settings(tmp_path):
         EvalConfig(tasks=("reach-v3",), lookahead=-1)
     with pytest.raises(ValueError, match="the raw one has none"):
         EvalConfig(tasks=("reach-v3",), policy="x", embodiment="raw", damping=1.0)
+
+
+def test_frames_are_needed_where_a_request_reads_them():
+    from egovla.sim.evaluate import frame_needed
+
+    # requests at 4, 6, 8, ... reading the frame of their own step: only even steps from 4 on
+    assert [s for s in range(1, 10) if frame_needed(s, 4, 2, (0,))] == [4, 6, 8]
+    # ... and the frame 3 steps before each request too
+    assert [s for s in range(1, 10) if frame_needed(s, 4, 2, (0, 3))] == [1, 3, 4, 5, 6, 7, 8, 9]
+    assert frame_needed(1, 4, 2, ()) is False and frame_needed(1, 4, 2, None) is True
+
+
+class _StillAgent:
+    """Holds the hand where it is; notes which steps came with images and checks that each request's frames did."""
+
+    def __init__(self, frame_steps):
+        self.frame_steps, self.rendered = frame_steps, []
+
+    def reset(self, env):
+        self.rendered, self.t = [], -1
+
+    def observe(self, obs):
+        self.t += 1
+        self.rendered.append(obs["images"] is not None)
+
+    def act(self, obs, instruction):
+        assert all(self.rendered[self.t - o] for o in self.frame_steps if self.t - o >= 0), (self.t, self.rendered)
+        return np.repeat(obs["state"][None], 4, axis=0)
+
+
+def test_views_are_rendered_only_for_the_frames_requests_read():
+    from egovla.sim.evaluate import run_episode
+
+    cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=32), execute=2,
+                     max_steps=12, workers=1)
+    with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=32)) as env:
+        plain = _StillAgent((0,))
+        r = run_episode(env, plain, 0, cfg)
+        assert plain.rendered == [t % 2 == 0 for t in range(12)]  # a request every 2 steps reads its own frame
+        history = _StillAgent((0, 1))  # and the step before it, with a request every 4 steps
+        run_episode(env, history, 0, replace(cfg, execute=4))
+        assert history.rendered == [t % 4 in (0, 3) for t in range(12)]
+        recorded = _StillAgent((0,))
+        again = run_episode(env, recorded, 0, cfg, record=True)  # videos need every frame
+    assert all(recorded.rendered) and len(again["frames"]) == 13
+    assert (again["success"], again["steps"]) == (r["success"], r["steps"])
