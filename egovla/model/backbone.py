@@ -45,6 +45,10 @@ class BackboneConfig:
     text_hidden: int = 128
     text_layers: int = 2
     text_heads: int = 4
+    # the tiny vision tower's patch embedding: 'patch' (one convolution of patch_size, as ViT/SigLIP) or 'conv' (a
+    # conv stem of 3x3 stride-2 convolutions with the same total stride, as in "early convolutions help
+    # transformers see"); the tokens, their grid and everything after are the same
+    vision_stem: str = "patch"
     # the tiny backbone's attention kernel: 'eager' (matmul-softmax; faster on CPU at tens of tokens) or 'sdpa'
     attention: str = "eager"
     # adaptation of pretrained backbones

@@ -41,6 +41,9 @@ class PolicyConfig:
     n_queries: int = 8  # Q action query tokens appended inside the backbone's sequence
     norm_mode: str = "mean_std"  # or "quantile" (q01/q99 -> [-1, 1]), or per feature: "state=mean_std,action=quantile"
     sample_seed: int = 0  # seed of the flow head's initial noise in predict_chunk
+    # training only: random-shift augmentation, each frame padded by this many pixels (border repeated) and
+    # cropped back at a random offset (DrQ / Diffusion Policy); 0 is off. Inference never shifts.
+    shift_px: int = 0
 
     @property
     def image_shape(self) -> tuple[int, int, int, int, int]:

@@ -22,6 +22,7 @@ from torch import nn
 
 from egovla import spaces
 from egovla.data.sample import check_targets
+from egovla.model.augment import random_shift
 from egovla.model.backbones import build_backbone, save_backbone_spec
 from egovla.model.config import PolicyConfig
 from egovla.model.heads.base import ActionHead, HeadInputs
@@ -127,6 +128,8 @@ class Policy(ChunkPredictor, nn.Module):
         action = _tensor(batch["action"]).to(self.device, torch.float32)
         action = torch.where(mask, action, torch.zeros_like(action))  # padded targets may hold NaN
         target = self.normalizer.normalize("action", action)
+        if self.training and self.config.shift_px:
+            obs["images"] = random_shift(obs["images"], self.config.shift_px)
         loss, metrics = self.head.loss(self.features(obs), target, mask)
         return loss, {"loss": loss.item(), **metrics}
 

@@ -182,3 +182,28 @@ def test_unknown_attention_kernel_is_named(stats):
     cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, attention="flash"))
     with pytest.raises(ValueError, match="backbone.attention"):
         Policy(cfg, stats)
+
+
+def test_the_conv_stem_gives_the_same_tokens_and_round_trips(data, stats, tmp_path):
+    torch.manual_seed(0)
+    cfg = tiny_config("regression")
+    cfg.backbone.vision_stem = "conv"
+    policy = Policy(cfg, stats).eval()
+    pixels = torch.rand(2, 3, 32, 32)
+    patch = make_policy("regression", stats).backbone.embed_images(pixels)
+    assert policy.backbone.embed_images(pixels).shape == patch.shape  # same grid of tokens, same width
+    assert isinstance(policy.backbone.vlm.vision_model.embeddings.patch_embedding, torch.nn.Sequential)
+    obs = obs_of(collate([data[i] for i in range(2)]))
+    policy.save_pretrained(tmp_path / "p")
+    assert np.array_equal(policy.predict_chunk(obs), Policy.from_pretrained(tmp_path / "p").predict_chunk(obs))
+
+
+def test_unknown_vision_stems_and_odd_patches_are_named(stats):
+    cfg = tiny_config("regression")
+    cfg.backbone.vision_stem = "resnet"
+    with pytest.raises(ValueError, match="vision_stem must be 'patch' or 'conv'"):
+        Policy(cfg, stats)
+    cfg = tiny_config("regression")
+    cfg.backbone.vision_stem, cfg.backbone.patch_size, cfg.backbone.image_size = "conv", 6, 36
+    with pytest.raises(ValueError, match="power of 2"):
+        Policy(cfg, stats)

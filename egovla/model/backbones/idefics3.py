@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 from transformers import Idefics3Config, Idefics3Model, LlamaConfig
 from transformers.models.idefics3.configuration_idefics3 import Idefics3VisionConfig
 
@@ -106,10 +107,27 @@ def build_tiny(cfg: BackboneConfig) -> Idefics3Backbone:
         raise ValueError(f"backbone.attention must be 'eager' or 'sdpa', got {cfg.attention!r}")
     config._attn_implementation = cfg.attention
     vlm = Idefics3Model(config)
+    if cfg.vision_stem == "conv":
+        vlm.vision_model.embeddings.patch_embedding = conv_stem(cfg.patch_size, cfg.vision_hidden)
+    elif cfg.vision_stem != "patch":
+        raise ValueError(f"backbone.vision_stem must be 'patch' or 'conv', got {cfg.vision_stem!r}")
     pos = vlm.vision_model.embeddings.position_embedding
     with torch.no_grad():
         pos.weight.copy_(POSITION_SCALE * sincos_2d(cfg.image_size // cfg.patch_size, pos.weight.shape[1]))
     return Idefics3Backbone(vlm, ByteTokenizer(), cfg.max_text_len)
+
+
+def conv_stem(patch: int, hidden: int) -> nn.Sequential:
+    """3x3 stride-2 convolutions (GELU between) with total stride `patch` (a power of 2), widening to `hidden`
+    channels: (N, 3, H, W) -> (N, hidden, H / patch, W / patch), the patch embedding's output shape."""
+    n = patch.bit_length() - 1
+    if patch < 2 or patch != 2**n:
+        raise ValueError(f"backbone.vision_stem 'conv' needs a patch_size that is a power of 2 (>= 2), got {patch}")
+    widths = [3] + [max(8, hidden >> (n - 1 - i)) for i in range(n)]
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1)] + ([nn.GELU()] if i < n - 1 else [])
+    return nn.Sequential(*layers)
 
 
 POSITION_SCALE = 0.25  # per-dim size of the position codes, about that of the patch embeddings at init
