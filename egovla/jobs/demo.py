@@ -54,8 +54,10 @@ PRESETS = {"demo": FULL, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt1
 
 
 def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head: str = "regression",
-                       workers: int | None = None, progress: bool = True, say=print) -> dict:
-    """collect -> train -> evaluate under `out` (data/, run/, eval/); returns what each stage reported."""
+                       workers: int | None = None, progress: bool = True, say=print,
+                       policy_overrides: tuple[str, ...] = ()) -> dict:
+    """collect -> train -> evaluate under `out` (data/, run/, eval/); returns what each stage reported.
+    `policy_overrides` set PolicyConfig fields of the trained model ('shift_px=4', 'backbone.patch_size=16')."""
     import torch
 
     from egovla.jobs.train import TrainJob, run_training
@@ -78,7 +80,8 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=(0.0,),
-                   chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0)
+                   chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
+                   policy_overrides=tuple(policy_overrides))
     cfg = TrainConfig(steps=size.steps, batch_size=size.batch_size, lr=size.lr,
                       warmup_steps=min(50, size.steps // 4), min_lr_ratio=0.1, seed=0, num_workers=1)
     run = out / "run"

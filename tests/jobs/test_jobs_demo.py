@@ -1,0 +1,18 @@
+"""The collect -> train -> evaluate loop that `egovla demo` and the Meta-World benchmarks share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from egovla.jobs.demo import QUICK, collect_train_eval
+
+
+def test_policy_overrides_reach_the_trained_model(tmp_path):
+    loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
+                   tasks=("reach-v3",))
+    r = collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None,
+                           policy_overrides=("shift_px=2", "head.layers=1"))
+    config = json.loads((r["run"] / "policy" / "config.json").read_text())
+    assert config["shift_px"] == 2 and config["head"]["layers"] == 1
+    assert r["eval"]["episodes"] == 1 and set(r["wall"]) == {"collect", "train", "eval", "total"}
