@@ -57,7 +57,9 @@ class TransferConfig:
     loop: LoopConfig = field(default_factory=lambda: FULL, metadata={"cli": False})
 
 
-#: Sized for 2 CPU cores: the full table (~90 min), its quick version (~15 min), and `make demo-human`.
+#: On 2 CPU cores at ~170 training samples/s: the full table (~2.5 h: 35,200 optimizer steps and 20 evaluations),
+#: its quick version (~35 min: 7,200 steps, 8 evaluations) and `make demo-human` (~14 min). The issue's 90 / 15 / 10
+#: minutes would need 2-3x fewer steps, and at 450 + 450 steps the demo's gain was gone (README).
 PRESETS = {
     "full": TransferConfig(),
     "quick": TransferConfig(robot_demos=(2,), human_episodes=25, pretrain=600, finetune=600, eval_episodes=10),
