@@ -16,7 +16,7 @@ aimed 2 steps ahead) except for the row's lever:
     4400steps   twice the optimizer steps on the 25 demonstrations
     50demos-4400steps  both
 
-About 9 minutes per row on 2 CPU cores. Prints one line per row as it finishes, then the table with Wilson 95%
+About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95%
 intervals; writes results.json under --out.
 """
 
