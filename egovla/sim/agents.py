@@ -45,8 +45,9 @@ class _HistoryAgent:
 
     @property
     def frame_steps(self) -> tuple[int, ...]:
-        """How many control steps before a chunk request each frame it reads was taken (0: that step)."""
-        return tuple(int(-o) for o in history_offsets(self.history_s, self.fps))
+        """How many control steps before a chunk request each frame it reads was taken (0: that step); from the
+        frame history that `reset` built."""
+        return tuple(int(-o) for o in self.history.offsets)
 
     def observe(self, obs: dict) -> None:
         if obs["images"] is None:
@@ -112,6 +113,8 @@ class ExpertOracle:
     it checks the camera-frame maths, the controller and the evaluation loop without any learning.
     """
 
+    frame_steps: tuple[int, ...] = ()  # reads the simulator's state, never a frame
+
     def __init__(self, chunk_len: int = 8, open_distance: float = 0.094, closed_distance: float = 0.02):
         self.chunk_len = chunk_len
         self.open_distance, self.closed_distance = open_distance, closed_distance
@@ -121,8 +124,6 @@ class ExpertOracle:
 
         self.env = env
         self.expert = ENV_POLICY_MAP[env.task]()
-
-    frame_steps: tuple[int, ...] = ()  # reads the simulator's state, never a frame
 
     def observe(self, obs: dict) -> None:
         pass
