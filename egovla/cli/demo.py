@@ -23,7 +23,7 @@ TRANSFER = ("Does human video help a robot? Record Meta-World's experts as a per
 @dataclass(frozen=True)
 class TransferOptions:
     out: Path = field(default=Path("runs/human_transfer"), metadata={"help": "output folder (its data is reused)"})
-    preset: str = field(default="quick", metadata={"help": "the experiment's size: full (~2.5 h on 2 cores), quick "
+    preset: str = field(default="quick", metadata={"help": "the experiment's size: full (~2 h on 2 cores), quick "
                                                            "(~35 min), demo (`make demo-human`, ~14 min)",
                                                    "choices": ("full", "quick", "demo")})
     progress: bool = field(default=True, metadata={"help": "progress bars"})

@@ -45,8 +45,8 @@ class TransferConfig:
     robot_demos: tuple[int, ...] = _f((2, 5, 10), "robot demonstrations per task, one row each", metavar="N1,N2")
     seeds: tuple[int, ...] = _f((0, 1), "training seeds per cell")
     human_episodes: int = _f(50, "human-proxy episodes per task (tried; the expert's failures are left out)")
-    pretrain: int = _f(1100, "optimizer steps of human pretraining (and of zero-shot)")
-    finetune: int = _f(1100, "optimizer steps of fine-tuning on robot demos")
+    pretrain: int = _f(700, "optimizer steps of human pretraining (and of zero-shot)")
+    finetune: int = _f(700, "optimizer steps of fine-tuning on robot demos")
     eval_episodes: int = _f(20, "closed-loop episodes per task per policy")
     conditions: tuple[str, ...] = _f(CONDITIONS, "which policies to train: " + ", ".join(CONDITIONS))
     moving_camera: bool = _f(True, "human proxy: a swaying, drifting head camera (off: ablation)")
@@ -57,9 +57,10 @@ class TransferConfig:
     loop: LoopConfig = field(default_factory=lambda: FULL, metadata={"cli": False})
 
 
-#: On 2 CPU cores at ~170 training samples/s: the full table (~2.5 h: 35,200 optimizer steps and 20 evaluations),
-#: its quick version (~35 min: 7,200 steps, 8 evaluations) and `make demo-human` (~14 min). The issue's 90 / 15 / 10
-#: minutes would need 2-3x fewer steps, and at 450 + 450 steps the demo's gain was gone (README).
+#: On 2 CPU cores at ~170 training samples/s: the full table (~2 h: 22,400 optimizer steps and 20 evaluations of
+#: 80 episodes), its quick version (~35 min: 7,200 steps, 8 evaluations of 40) and `make demo-human` (~14 min). The
+#: full table runs 700 + 700 steps, the demo's budget, where the demo measured a gain (at 1,100 + 1,100 it took
+#: ~2.5 h). The issue's 90 / 15 / 10 minutes would need fewer steps still; at 450 + 450 the demo's gain was gone.
 PRESETS = {
     "full": TransferConfig(),
     "quick": TransferConfig(robot_demos=(2,), human_episodes=25, pretrain=600, finetune=600, eval_episodes=10),
