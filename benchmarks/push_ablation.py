@@ -1,6 +1,6 @@
 """Why the precise Meta-World tasks fail, measured on push alone: one lever per row against the demo's recipe.
 
-    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps] [--task push-v3]
+    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,50demos-4400steps,2views] [--task push-v3]
                                        [--eval-episodes 40] [--out runs/bench/push_ablation]
 
 Every row collects its expert demonstrations, trains one tiny-VLA policy on that task alone and evaluates it on
@@ -15,8 +15,9 @@ aimed 2 steps ahead) except for the row's lever:
     50demos     50 demonstrations instead of 25, the same steps
     4400steps   twice the optimizer steps on the 25 demonstrations
     50demos-4400steps  both
+    2views      a second camera (topview) beside the corner view, both collected and fed to the policy
 
-About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95%
+About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views). Prints one line per row as it finishes, then the table with Wilson 95%
 intervals; writes results.json under --out.
 """
 
@@ -36,6 +37,7 @@ ROWS = {
     "50demos": ({"episodes": 50}, ()),
     "4400steps": ({"steps": 4400}, ()),
     "50demos-4400steps": ({"episodes": 50, "steps": 4400}, ()),
+    "2views": ({"cameras": ("corner", "topview")}, ()),
 }
 
 

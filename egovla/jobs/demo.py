@@ -34,7 +34,9 @@ class LoopConfig:
     eval_episodes: int = _f(20, "closed-loop episodes per task, on unseen layouts")
     max_steps: int = _f(200, "step limit per evaluation episode")
     tasks: tuple[str, ...] | None = _f(None, "task names (None: DEMO_TASKS)")
-    image_size: int = _f(64, "rendered = trained image size (one view: the zoomed corner camera)")
+    image_size: int = _f(64, "rendered = trained image size")
+    cameras: tuple[str, ...] = _f(("corner",), "Meta-World cameras rendered, collected and fed to the policy as its "
+                                  "views, in this order (the first defines the action frame)", metavar="CAMS")
     chunk_len: int = _f(16, "predicted steps per chunk (0.2 s at 80 Hz)")
     execute: int = _f(2, "steps of each chunk executed before predicting again")
     ensemble_w: float | None = _f(0.1, "temporal ensembling of overlapping chunks (None: off)")
@@ -67,7 +69,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     from egovla.train.config import TrainConfig
 
     workers = workers or max(1, os.cpu_count() or 1)
-    env = EnvConfig(cameras=("corner",), size=size.image_size)
+    env = EnvConfig(cameras=tuple(size.cameras), size=size.image_size)
     wall = {}
     t0 = time.perf_counter()
     data = out / "data"

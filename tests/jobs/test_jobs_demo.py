@@ -16,3 +16,14 @@ def test_policy_overrides_reach_the_trained_model(tmp_path):
     config = json.loads((r["run"] / "policy" / "config.json").read_text())
     assert config["shift_px"] == 2 and config["head"]["layers"] == 1
     assert r["eval"]["episodes"] == 1 and set(r["wall"]) == {"collect", "train", "eval", "total"}
+
+
+def test_the_loops_cameras_are_collected_trained_on_and_evaluated_as_views(tmp_path):
+    loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
+                   tasks=("reach-v3",), cameras=("corner", "topview"))
+    r = collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None)
+    info = json.loads((r["data"] / "meta" / "info.json").read_text())
+    assert sorted(k for k in info["features"] if k.startswith("observation.images.")) == [
+        "observation.images.corner", "observation.images.topview"]
+    assert json.loads((r["run"] / "policy" / "config.json").read_text())["n_views"] == 2
+    assert r["eval"]["config"]["env"]["cameras"] == ["corner", "topview"] and r["eval"]["episodes"] == 1
