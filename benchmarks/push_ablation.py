@@ -59,7 +59,7 @@ def main() -> None:
     from egovla.jobs.demo import FULL, collect_train_eval
     from egovla.sim.report import provenance, wilson
 
-    results = []
+    results, prov = [], provenance()  # the code as the rows start
     for name in rows:
         loop_changes, overrides = ROWS[name]
         loop = replace(FULL, tasks=(args.task,), eval_episodes=args.eval_episodes, holdout_samples=0, **loop_changes)
@@ -80,7 +80,7 @@ def main() -> None:
         print(f"| {row['row']} | {100 * row['success_rate']:.1f}% ({row['successes']}/{row['episodes']}) | "
               f"{100 * low:.0f}–{100 * high:.0f} | {row['final_loss']:.4f} |")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"task": args.task, "rows": results, **provenance()}, indent=2))
+    (args.out / "results.json").write_text(json.dumps({"task": args.task, "rows": results, **prov}, indent=2))
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, sa
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
+    t_start, prov = time.perf_counter(), report.provenance()  # the code that runs, not the tree at the end
     paths = prepare_data(cfg, out, progress, say)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     loop, total = cfg.loop, cfg.pretrain + cfg.finetune
@@ -184,7 +184,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, sa
         rows.append(row)
     results = {"tasks": list(cfg.tasks), "rows": rows, "cells": cells,
                "steps": {"pretrain": cfg.pretrain, "finetune": cfg.finetune, "per_condition": total},
-               "config": {**asdict(cfg), "loop": asdict(cfg.loop)}, "provenance": report.provenance(),
+               "config": {**asdict(cfg), "loop": asdict(cfg.loop)}, "provenance": prov,
                "wall_seconds": time.perf_counter() - t_start}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     plot(results, out / "transfer.png")

@@ -192,6 +192,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
         raise FileNotFoundError(f"--policy {cfg.policy}: no such run or policy folder")
     out.mkdir(parents=True, exist_ok=True)
     units = _units(cfg)
+    prov = report.provenance()  # the code and machine as the run starts (the tree may move on while it runs)
     results, videos = [], []
     saved = {(t, s): 0 for t in cfg.tasks for s in (True, False)}
     t0 = time.perf_counter()
@@ -210,14 +211,14 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
         bar.set_postfix(success=f"{done}/{len(results)}")
     bar.close()
     wall = time.perf_counter() - t0
-    summary = summarize(results, cfg, wall)
+    summary = summarize(results, cfg, wall, prov)
     summary["videos"] = sorted(videos)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     plot_success(summary, out / "success.png")
     return summary
 
 
-def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
+def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dict | None = None) -> dict:
     """results.json: per task success with its Wilson 95% interval, MT50 difficulty groups, the mean, every
     episode (task, episode, seed, layout, success, steps), the settings, and what produced them."""
     tasks = {}
@@ -236,7 +237,7 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float) -> dict:
         "pooled": report.rate_with_interval(n_ok, len(results)),
         "tasks": tasks, "difficulty": report.by_difficulty(tasks), "episodes": len(results), "steps": steps,
         "seconds": wall, "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
-        "config": config, "provenance": report.provenance(),
+        "config": config, "provenance": provenance or report.provenance(),
         "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps")} for r in results],
     }
 

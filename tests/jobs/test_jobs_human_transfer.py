@@ -18,8 +18,19 @@ TOY = TransferConfig(tasks=("button-press-topdown-v3",), robot_demos=(1,), seeds
 
 
 @pytest.mark.slow
-def test_the_experiment_runs_every_condition_and_reports_them(tmp_path):
-    results = run_transfer(TOY, tmp_path, progress=False, say=lambda *_: None)
+def test_the_experiment_runs_every_condition_and_reports_them(tmp_path, monkeypatch):
+    from egovla.sim import report
+
+    head = {"commit": "at-start", "dirty": False}
+    monkeypatch.setattr(report, "commit", lambda: dict(head))
+    said = []
+
+    def say(message):  # a commit lands while the experiment runs
+        said.append(message)
+        head["commit"] = "landed-meanwhile"
+
+    results = run_transfer(TOY, tmp_path, progress=False, say=say)
+    assert said and json.loads((tmp_path / "results.json").read_text())["provenance"]["commit"] == "at-start"
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["tasks"] == ["button-press-topdown-v3"] and len(saved["rows"]) == 1
     row = saved["rows"][0]

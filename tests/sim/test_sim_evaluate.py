@@ -188,3 +188,24 @@ def test_views_are_rendered_only_for_the_frames_requests_read():
         again = run_episode(env, recorded, 0, cfg, record=True)  # videos need every frame
     assert all(recorded.rendered) and len(again["frames"]) == 13
     assert (again["success"], again["steps"]) == (r["success"], r["steps"])
+
+
+def test_results_record_the_code_as_the_run_started(tmp_path, monkeypatch):
+    """A commit landing while an evaluation runs does not relabel its results: provenance is taken at the start."""
+    import egovla.sim.evaluate as evaluate_module
+    from egovla.sim import report
+
+    head = {"commit": "at-start", "dirty": False}
+    monkeypatch.setattr(report, "commit", lambda: dict(head))
+    work = evaluate_module._work
+
+    def work_then_commit(unit):
+        out = work(unit)
+        head["commit"] = "landed-meanwhile"
+        return out
+
+    monkeypatch.setattr(evaluate_module, "_work", work_then_commit)
+    cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=32), max_steps=5, workers=1)
+    evaluate(cfg, tmp_path, progress=False)
+    assert head["commit"] == "landed-meanwhile"
+    assert json.loads((tmp_path / "results.json").read_text())["provenance"]["commit"] == "at-start"
