@@ -35,6 +35,7 @@ from egovla.train.rng import restore_rng_state, seed_all
 from egovla.train.sampler import DataPlan, ShardedBatchSampler
 from egovla.train.schedule import lr_at, set_lr
 from egovla.train.tracking import CURVE_FILE, METRICS_FILE, TrainLogger, plot_loss_curve, write_summary
+from egovla.train.workers import start_batches
 
 STATE_FORMAT = 1
 
@@ -176,7 +177,7 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
     window_steps = 0
     model.train()
     try:
-        batches = iter(loader)
+        batches = start_batches(loader)
         for step in range(start_step, cfg.steps):
             lr = lr_at(step, peak_lr=cfg.lr, total_steps=cfg.steps, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio)
             set_lr(optimizer, lr)
