@@ -29,7 +29,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/egovla demo $(DEMO_ARGS)
 
-# Does human video help a robot? (about 14 minutes on 2 cores): record Meta-World as a person would (human-proxy
+# Does human video help a robot? (about 9 minutes on 2 cores): record Meta-World as a person would (human-proxy
 # video in EgoDex's format), convert it, draw its labels over the video, pretrain on it, fine-tune on 2
 # robot demos per task, and evaluate closed loop beside a policy trained on the robot demos alone.
 HUMAN := runs/human

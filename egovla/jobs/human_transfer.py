@@ -57,15 +57,16 @@ class TransferConfig:
     loop: LoopConfig = field(default_factory=lambda: FULL, metadata={"cli": False})
 
 
-#: On 2 CPU cores at ~170 training samples/s: the full table (~2 h: 22,400 optimizer steps and 20 evaluations of
-#: 80 episodes), its quick version (~35 min: 7,200 steps, 8 evaluations of 40) and `make demo-human` (~14 min). The
-#: full table runs 700 + 700 steps, the demo's budget, where the demo measured a gain (at 1,100 + 1,100 it took
-#: ~2.5 h). The issue's 90 / 15 / 10 minutes would need fewer steps still; at 450 + 450 the demo's gain was gone.
+#: On 2 CPU cores at ~170 training samples/s: the full table (99 min measured: 22,400 optimizer steps of batch 32 and
+#: 20 evaluations of 80 episodes; at 1,100 + 1,100 steps it took ~2.5 h), its quick version (~35 min: 7,200 steps, 8
+#: evaluations of 40) and `make demo-human` (527 s measured: 700 + 700 steps of batch 16, 2 evaluations of 40). At
+#: 450 + 450 steps of batch 32 the demo's gain was gone; 700 + 700 of batch 16 (fewer samples, as many updates) kept it.
 PRESETS = {
     "full": TransferConfig(),
     "quick": TransferConfig(robot_demos=(2,), human_episodes=25, pretrain=600, finetune=600, eval_episodes=10),
     "demo": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, pretrain=700, finetune=700,
-                           eval_episodes=10, conditions=("robot_only", "human_pretrained")),
+                           eval_episodes=10, conditions=("robot_only", "human_pretrained"),
+                           loop=replace(FULL, batch_size=16)),
 }
 
 
