@@ -43,7 +43,8 @@ def saved_results(out: Path, cfg) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="the ~35-minute version (N = 2 only; the full table takes ~100 min on 2 cores)")
+    p.add_argument("--quick", action="store_true",
+                   help="the ~35-minute version (N = 2 only; the full table takes ~100 min on 2 cores)")
     p.add_argument("--out", type=Path, default=Path("runs/human_transfer"))
     p.add_argument("--ablations", action="store_true", help="also the three ablations at the smallest N")
     p.add_argument("--ablations-only", action="store_true",

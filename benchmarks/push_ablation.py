@@ -1,7 +1,7 @@
 """Why the precise Meta-World tasks fail, measured on push alone: one lever per row against the demo's recipe.
 
-    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,50demos-4400steps,2views] [--task push-v3]
-                                       [--eval-episodes 40] [--out runs/bench/push_ablation]
+    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,50demos-4400steps,2views]
+                                       [--task push-v3] [--eval-episodes 40] [--out runs/bench/push_ablation]
 
 Every row collects its expert demonstrations, trains one tiny-VLA policy on that task alone and evaluates it on
 unseen layouts (seeds from 1000), with the demo's settings (25 lossless demonstrations at 64 px, one zoomed corner
@@ -17,8 +17,8 @@ aimed 2 steps ahead) except for the row's lever:
     50demos-4400steps  both
     2views      a second camera (topview) beside the corner view, both collected and fed to the policy
 
-About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views). Prints one line per row as it finishes, then the table with Wilson 95%
-intervals; writes results.json under --out.
+About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views). Prints one line per row as it
+finishes, then the table with Wilson 95% intervals; writes results.json under --out.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     from egovla.train.config import TrainConfig
 
     workers = workers or max(1, os.cpu_count() or 1)
-    env = EnvConfig(cameras=tuple(size.cameras), size=size.image_size)
+    env = EnvConfig(cameras=size.cameras, size=size.image_size)
     wall = {}
     t0 = time.perf_counter()
     data = out / "data"

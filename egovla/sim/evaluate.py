@@ -218,7 +218,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     return summary
 
 
-def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dict | None = None) -> dict:
+def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dict) -> dict:
     """results.json: per task success with its Wilson 95% interval, MT50 difficulty groups, the mean, every
     episode (task, episode, seed, layout, success, steps), the settings, and what produced them."""
     tasks = {}
@@ -237,7 +237,7 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dic
         "pooled": report.rate_with_interval(n_ok, len(results)),
         "tasks": tasks, "difficulty": report.by_difficulty(tasks), "episodes": len(results), "steps": steps,
         "seconds": wall, "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
-        "config": config, "provenance": provenance or report.provenance(),
+        "config": config, "provenance": provenance,
         "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps")} for r in results],
     }
 

@@ -30,8 +30,8 @@ def test_the_experiment_runs_every_condition_and_reports_them(tmp_path, monkeypa
         head["commit"] = "landed-meanwhile"
 
     results = run_transfer(TOY, tmp_path, progress=False, say=say)
-    assert said and json.loads((tmp_path / "results.json").read_text())["provenance"]["commit"] == "at-start"
     saved = json.loads((tmp_path / "results.json").read_text())
+    assert said and saved["provenance"]["commit"] == "at-start"
     assert saved["tasks"] == ["button-press-topdown-v3"] and len(saved["rows"]) == 1
     row = saved["rows"][0]
     assert row["robot_demos"] == 1
