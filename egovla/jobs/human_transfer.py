@@ -48,6 +48,9 @@ class TransferConfig:
     pretrain: int = _f(700, "optimizer steps of human pretraining (and of zero-shot)")
     finetune: int = _f(700, "optimizer steps of fine-tuning on robot demos")
     eval_episodes: int = _f(20, "closed-loop episodes per task per policy")
+    finetune_human: float = _f(0.0, "human pretrained: the human-proxy episodes' share of fine-tuning batches "
+                                    "(EgoVLA fine-tunes on a human + robot mix); 0 fine-tunes on the robot demos only",
+                               metavar="W")
     conditions: tuple[str, ...] = _f(CONDITIONS, "which policies to train: " + ", ".join(CONDITIONS))
     moving_camera: bool = _f(True, "human proxy: a swaying, drifting head camera (off: ablation)")
     label_frame: str = _f("camera", "human proxy: 'camera' labels in the moving camera's frame, 'world' in a fixed one",
@@ -57,16 +60,17 @@ class TransferConfig:
     loop: LoopConfig = field(default_factory=lambda: FULL, metadata={"cli": False})
 
 
-#: On 2 CPU cores at ~170 training samples/s: the full table (99 min measured: 22,400 optimizer steps of batch 32 and
-#: 20 evaluations of 80 episodes; at 1,100 + 1,100 steps it took ~2.5 h), its quick version (~35 min: 7,200 steps, 8
-#: evaluations of 40) and `make demo-human` (527 s measured: 700 + 700 steps of batch 16, 2 evaluations of 40). At
-#: 450 + 450 steps of batch 32 the demo's gain was gone; 700 + 700 of batch 16 (fewer samples, as many updates) kept it.
+#: On 2 CPU cores, at ~130 training samples/s with batch 16: the full table (22,400 optimizer steps of batch 16, 20
+#: evaluations of 80 episodes; at batch 32 it took 99 min, at 1,100 + 1,100 steps of batch 32 ~2.5 h), its quick
+#: version (N = 2, one seed: 4,200 steps, 4 evaluations of 40 episodes) and `make demo-human` (527 s measured: its
+#: two conditions). At 450 + 450 steps of batch 32 the demo's gain was gone; 700 + 700 of batch 16 (fewer samples,
+#: as many updates) kept it, so every preset now trains at batch 16.
+B16 = replace(FULL, batch_size=16)
 PRESETS = {
-    "full": TransferConfig(),
-    "quick": TransferConfig(robot_demos=(2,), human_episodes=25, pretrain=600, finetune=600, eval_episodes=10),
-    "demo": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, pretrain=700, finetune=700,
-                           eval_episodes=10, conditions=("robot_only", "human_pretrained"),
-                           loop=replace(FULL, batch_size=16)),
+    "full": TransferConfig(loop=B16),
+    "quick": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, eval_episodes=10, loop=B16),
+    "demo": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, eval_episodes=10,
+                           conditions=("robot_only", "human_pretrained"), loop=B16),
 }
 
 
@@ -125,6 +129,15 @@ def prepare_data(cfg: TransferConfig, out: Path, progress: bool = True, say=prin
     return paths
 
 
+def finetune_data(cfg: TransferConfig, robot: str, human: Path) -> tuple[str, ...]:
+    """The fine-tuning datasets of the human-pretrained policy: the robot demos, or with `finetune_human` = w a
+    mixture drawing that share of each batch from the human-proxy data (the robot demos the rest)."""
+    w = cfg.finetune_human
+    if not 0.0 <= w < 1.0:
+        raise ValueError(f"transfer.finetune_human={w}: give a share in [0, 1) (0: robot demos only)")
+    return (robot,) if w == 0 else (f"{robot}:{1 - w:g}", f"{human}:{w:g}")
+
+
 def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, say=print) -> dict:
     """The whole experiment under `out`; returns (and writes) results.json's content."""
     import torch
@@ -162,7 +175,8 @@ def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, sa
             robot = str(paths[f"robot{n}"])
             base = out / f"seed{seed}" / f"n{n}"
             plans = {"robot_only": (TrainJob(datasets=(robot,), **common), total),
-                     "human_pretrained": (TrainJob(datasets=(robot,), init=str(pre), **common), cfg.finetune),
+                     "human_pretrained": (TrainJob(datasets=finetune_data(cfg, robot, paths["human"]), init=str(pre),
+                                                   **common), cfg.finetune),
                      "cotrained": (TrainJob(datasets=(f"{robot}:0.5", f"{paths['human']}:0.5"), **common), total)}
             for condition, (job, steps) in plans.items():
                 if condition not in cfg.conditions:

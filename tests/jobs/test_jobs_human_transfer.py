@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from pathlib import Path
+
 import pytest
 
 from egovla.jobs.demo import FULL
-from egovla.jobs.human_transfer import TransferConfig, format_table, run_transfer
+from egovla.jobs.human_transfer import TransferConfig, finetune_data, format_table, run_transfer
 
 TOY = TransferConfig(tasks=("button-press-topdown-v3",), robot_demos=(1,), seeds=(0,), human_episodes=2, pretrain=3,
-                     finetune=2, eval_episodes=1, workers=1,
+                     finetune=2, eval_episodes=1, workers=1, finetune_human=0.25,
                      loop=replace(FULL, image_size=32, chunk_len=8, max_steps=15, batch_size=4))
 
 
@@ -41,6 +43,17 @@ def test_the_experiment_runs_every_condition_and_reports_them(tmp_path, monkeypa
              ["steps"] for c in saved["cells"]}
     assert steps == {"zero_shot": 3, "robot_only": 5, "human_pretrained": 2, "cotrained": 5}  # 3 + 2 for every one
     fine = [c for c in saved["cells"] if c["condition"] == "human_pretrained"][0]
-    assert json.loads((tmp_path / "seed0/n1/human_pretrained/run.json").read_text())["init"].endswith("human-pretrained")
+    fine_run = json.loads((tmp_path / "seed0/n1/human_pretrained/run.json").read_text())
+    assert fine_run["init"].endswith("human-pretrained")
+    assert [(Path(d["name"]).name, d["weight"]) for d in fine_run["datasets"]] == [("robot-1", 0.75),
+                                                                                     ("human-moving-camera-2", 0.25)]
     assert fine["episodes"] == 1 and (tmp_path / "transfer.png").stat().st_size > 0
     assert "| 1 |" in format_table(results) and list((tmp_path / "data").glob("human-*-episode0.png"))
+
+
+def test_fine_tuning_takes_the_robot_demos_alone_or_mixed_with_the_human_video():
+    assert finetune_data(TransferConfig(), "robot", Path("human")) == ("robot",)
+    assert finetune_data(TransferConfig(finetune_human=0.3), "robot", Path("human")) == ("robot:0.7", "human:0.3")
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="finetune_human"):
+            finetune_data(TransferConfig(finetune_human=bad), "robot", Path("human"))
