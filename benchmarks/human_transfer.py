@@ -4,8 +4,9 @@
 
 Runs `egovla human-transfer` (egovla/jobs/human_transfer.py): robot only vs human pretrained (then
 fine-tuned) vs co-trained vs zero-shot, for N robot demos per task, 2 seeds, the same optimizer
-steps per condition, 20 closed-loop episodes per task on unseen layouts (quick: N = 2 only, fewer
-steps and episodes). Prints the markdown table with pooled Wilson 95% intervals and writes
+steps per condition (batch 16), 20 closed-loop episodes per task on unseen layouts (quick: N = 2
+only, one seed, half the human episodes, 10 episodes per task). Prints the markdown table with
+pooled Wilson 95% intervals and writes
 runs/human_transfer/results.json.
 
 `--ablations` then measures, at the smallest N, what the gain comes from: the human-pretrained
@@ -44,7 +45,7 @@ def saved_results(out: Path, cfg) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="the ~35-minute version (N = 2 only; the full table takes ~100 min on 2 cores)")
+                   help="the ~12-minute version (N = 2, one seed; the full table takes ~67 min on 2 cores)")
     p.add_argument("--out", type=Path, default=Path("runs/human_transfer"))
     p.add_argument("--ablations", action="store_true", help="also the three ablations at the smallest N")
     p.add_argument("--ablations-only", action="store_true",

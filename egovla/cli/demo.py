@@ -23,8 +23,8 @@ TRANSFER = ("Does human video help a robot? Record Meta-World's experts as a per
 @dataclass(frozen=True)
 class TransferOptions:
     out: Path = field(default=Path("runs/human_transfer"), metadata={"help": "output folder (its data is reused)"})
-    preset: str = field(default="quick", metadata={"help": "the experiment's size: full (~100 min on 2 cores), quick "
-                                                           "(~35 min), demo (`make demo-human`, ~9 min)",
+    preset: str = field(default="quick", metadata={"help": "the experiment's size: full (~67 min on 2 cores), quick "
+                                                           "(~12 min, one seed), demo (`make demo-human`, ~9 min)",
                                                    "choices": ("full", "quick", "demo")})
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
