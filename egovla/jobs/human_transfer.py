@@ -35,6 +35,11 @@ LABELS = {"robot_only": "robot only", "human_pretrained": "human pretrained", "c
           "zero_shot": "zero-shot (human only)"}
 
 
+#: The experiment's model and evaluation settings: the demo's, at batch 16. At 450 + 450 steps of batch 32 the
+#: demo's gain was gone; 700 + 700 of batch 16 (half the samples, as many updates) kept it and halved the time.
+LOOP = replace(FULL, batch_size=16)
+
+
 def _f(default, help: str, **meta):
     return field(default=default, metadata={"help": help, **meta})
 
@@ -57,20 +62,17 @@ class TransferConfig:
                           choices=("camera", "world"))
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1), metadata={
         "help": "processes for collection, recording and evaluation", "metavar": "N"})
-    loop: LoopConfig = field(default_factory=lambda: FULL, metadata={"cli": False})
+    loop: LoopConfig = field(default_factory=lambda: LOOP, metadata={"cli": False})
 
 
-#: On 2 CPU cores, at ~130 training samples/s with batch 16: the full table (22,400 optimizer steps of batch 16, 20
-#: evaluations of 80 episodes; at batch 32 it took 99 min, at 1,100 + 1,100 steps of batch 32 ~2.5 h), its quick
-#: version (N = 2, one seed: 4,200 steps, 4 evaluations of 40 episodes) and `make demo-human` (527 s measured: its
-#: two conditions). At 450 + 450 steps of batch 32 the demo's gain was gone; 700 + 700 of batch 16 (fewer samples,
-#: as many updates) kept it, so every preset now trains at batch 16.
-B16 = replace(FULL, batch_size=16)
+#: Measured on 2 CPU cores (~160 training samples/s at batch 16): the full table 4031 s (22,400 optimizer steps, 20
+#: evaluations of 80 episodes), quick 705 s (N = 2, one seed: 4,200 steps, 4 evaluations of 40 episodes) and
+#: `make demo-human` 527 s (quick's first two conditions).
 PRESETS = {
-    "full": TransferConfig(loop=B16),
-    "quick": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, eval_episodes=10, loop=B16),
+    "full": TransferConfig(),
+    "quick": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, eval_episodes=10),
     "demo": TransferConfig(robot_demos=(2,), seeds=(0,), human_episodes=25, eval_episodes=10,
-                           conditions=("robot_only", "human_pretrained"), loop=B16),
+                           conditions=("robot_only", "human_pretrained")),
 }
 
 
@@ -129,13 +131,18 @@ def prepare_data(cfg: TransferConfig, out: Path, progress: bool = True, say=prin
     return paths
 
 
+def mixture(robot: str, human: Path, w: float) -> tuple[str, ...]:
+    """`--dataset` specs drawing a share w of each batch from the human-proxy data, the rest from the robot demos."""
+    return (robot,) if w == 0 else (f"{robot}:{1 - w:g}", f"{human}:{w:g}")
+
+
 def finetune_data(cfg: TransferConfig, robot: str, human: Path) -> tuple[str, ...]:
-    """The fine-tuning datasets of the human-pretrained policy: the robot demos, or with `finetune_human` = w a
-    mixture drawing that share of each batch from the human-proxy data (the robot demos the rest)."""
+    """The fine-tuning datasets of the human-pretrained policy: the robot demos, or with `finetune_human` = w the
+    mixture with that share of human-proxy data."""
     w = cfg.finetune_human
     if not 0.0 <= w < 1.0:
         raise ValueError(f"transfer.finetune_human={w}: give a share in [0, 1) (0: robot demos only)")
-    return (robot,) if w == 0 else (f"{robot}:{1 - w:g}", f"{human}:{w:g}")
+    return mixture(robot, human, w)
 
 
 def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, say=print) -> dict:
@@ -177,7 +184,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, sa
             plans = {"robot_only": (TrainJob(datasets=(robot,), **common), total),
                      "human_pretrained": (TrainJob(datasets=finetune_data(cfg, robot, paths["human"]), init=str(pre),
                                                    **common), cfg.finetune),
-                     "cotrained": (TrainJob(datasets=(f"{robot}:0.5", f"{paths['human']}:0.5"), **common), total)}
+                     "cotrained": (TrainJob(datasets=mixture(robot, paths["human"], 0.5), **common), total)}
             for condition, (job, steps) in plans.items():
                 if condition not in cfg.conditions:
                     continue
