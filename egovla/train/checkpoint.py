@@ -142,10 +142,12 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     keep_last: int = 2,
     comm: Comm | None = None,
+    ema=None,
 ) -> Path:
     """Write checkpoint `step` atomically (collective: every process must call it), then rotate.
 
-    `policy` must be the unwrapped module (not the DDP wrapper). Returns the final folder.
+    `policy` must be the unwrapped module (not the DDP wrapper); `ema`, the run's weight average (anything with
+    `save(folder)`), is written beside it when given. Returns the final folder.
     """
     comm = comm or Comm()
     root = Path(root)
@@ -162,6 +164,8 @@ def save_checkpoint(
         if comm.is_main:
             policy.save_pretrained(tmp / POLICY_DIR)
             save_optimizer(optimizer, tmp)
+            if ema is not None:
+                ema.save(tmp)
             write_json(tmp / TRAINER_STATE, dict(trainer_state, step=step))
     except BaseException as e:  # noqa: BLE001 - re-raised below, after every rank has voted
         error = e

@@ -39,6 +39,8 @@ class TrainConfig:
     eps: float = _f(1e-8, "AdamW epsilon")
     warmup_steps: int = _f(30, "linear warm-up steps before the cosine decay", flag="--warmup")
     min_lr_ratio: float = _f(0.1, "the cosine decays to lr x this at the last step")
+    ema_decay: float = _f(0.0, "the saved policy is an exponential moving average of the weights with this decay "
+                          "(warmed up as (1 + t) / (10 + t)); 0: the last weights")
     clip_norm: float | None = _f(1.0, "global gradient-norm clip ('none' or <= 0: no clipping)")
     seed: int = _f(0, "seeds initial weights, data order and the synthetic data")
     precision: str = _f("auto", "'auto' uses bf16 where the device supports it (CUDA), else float32",
@@ -65,6 +67,7 @@ class TrainConfig:
         need(self.grad_accum >= 1, f"grad_accum must be >= 1, got {self.grad_accum}")
         need(self.lr > 0, f"lr must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        need(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
         need(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         need(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         need(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")

@@ -29,6 +29,7 @@ from egovla.train import checkpoint as ckpt
 from egovla.train import launch
 from egovla.train.config import TrainConfig, check_resume_compatible, resolve_precision
 from egovla.train.distributed import comm_for, gather_checksums, mean_across, state_checksum
+from egovla.train.ema import WeightAverage
 from egovla.train.errors import DivergenceError, RanksOutOfSyncError, ResumeMismatchError, TrainingError
 from egovla.train.optim import build_optimizer, load_optimizer
 from egovla.train.rng import restore_rng_state, seed_all
@@ -160,6 +161,9 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
         _say(accelerator, f"resuming from {resume_dir.name} (step {start_step}, epoch {state['epoch']}, batch {state['position']})")
     else:
         seed_all(cfg.seed + rank)
+    ema = WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None
+    if ema is not None and resume_dir is not None:
+        ema.load(resume_dir)
 
     ga = cfg.grad_accum
     sampler = ShardedBatchSampler(plan, rank, start=start_step * ga, count=(cfg.steps - start_step) * ga)
@@ -191,6 +195,8 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             done, last_loss = step + 1, step_loss
+            if ema is not None:
+                ema.update(accelerator.unwrap_model(model), done)
             window_steps += 1
             now = time.perf_counter()
             if done % cfg.log_every == 0 or done == cfg.steps:
@@ -206,6 +212,7 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
                 ckpt.save_checkpoint(
                     ckpt_root, done, policy=accelerator.unwrap_model(model), optimizer=optimizer,
                     trainer_state=_trainer_state(done, plan, cfg, precision, step_loss), keep_last=cfg.keep_last, comm=comm,
+                    ema=ema,
                 )  # fmt: skip
     finally:
         bar.close()
@@ -214,6 +221,8 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
     steps_run = cfg.steps - start_step
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     unwrapped.train(was_training)
+    if ema is not None:
+        ema.swap_into(unwrapped)  # the saved policy is the average; the last checkpoint keeps the live weights
     checksums = gather_checksums(accelerator, state_checksum(unwrapped))
     in_sync = len(set(checksums)) == 1
     summary = {
@@ -224,6 +233,7 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
         "samples_per_s": steps_run * global_batch / train_time if steps_run and train_time > 0 else None,
         "train_time_s": train_time, "wall_time_s": time.perf_counter() - wall0,
         "num_processes": world, "batch_size_global": global_batch, "precision": precision,
+        "ema_decay": cfg.ema_decay,
         "rank_checksums": checksums, "ranks_in_sync": in_sync,
         "policy_dir": str(out_dir / "policy"), "out_dir": str(out_dir),
     }  # fmt: skip

@@ -1,0 +1,76 @@
+"""An exponential moving average of the trained weights (Diffusion Policy, ACT and most BC recipes evaluate it).
+
+`WeightAverage` keeps a float32 copy of every trainable parameter and, after each optimizer step t (1-based),
+moves it toward the live weights by 1 - d_t with d_t = min(decay, (1 + t) / (10 + t)): the warm-up keeps the
+first steps' random weights from dominating. The live weights keep training; `swap_into` writes the average
+into the policy that is saved. Its state is one safetensors file in a checkpoint, so a resumed run continues
+the same average bit-exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from egovla.train.errors import CheckpointError
+
+EMA_FILE = "ema.safetensors"
+
+
+def ema_rate(decay: float, step: int) -> float:
+    """d_t for the update after optimizer step `step` (1-based)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+class WeightAverage:
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) to average (0 turns it off), got {decay}")
+        self.decay = decay
+        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        params = dict(model.named_parameters())
+        self.shadow = {n: params[n].detach().float().clone() for n in self.names}
+
+    def _live(self, model: nn.Module) -> list[torch.Tensor]:
+        params = dict(model.named_parameters())
+        missing = [n for n in self.names if n not in params]
+        if missing:
+            raise ValueError(f"the weight average tracks parameters the model lacks: {missing[:3]}")
+        return [params[n].detach() for n in self.names]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        """Fold in the weights after optimizer step `step` (1-based)."""
+        d = ema_rate(self.decay, step)
+        shadow = [self.shadow[n] for n in self.names]
+        torch._foreach_lerp_(shadow, [p.float() for p in self._live(model)], 1.0 - d)
+
+    @torch.no_grad()
+    def swap_into(self, model: nn.Module) -> None:
+        """Write the averaged weights into `model` (in its own dtype)."""
+        for n, p in zip(self.names, self._live(model)):
+            p.copy_(self.shadow[n].to(p.dtype))
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / EMA_FILE
+        save_file({n: t.contiguous() for n, t in self.shadow.items()}, str(path),
+                  metadata={"format": "egovla-ema-1", "decay": repr(self.decay)})
+        return path
+
+    def load(self, folder: Path) -> None:
+        path = Path(folder) / EMA_FILE
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing: the run averages its weights (ema_decay={self.decay}) but "
+                                  "this checkpoint holds no average")
+        saved = load_file(str(path))
+        if sorted(saved) != sorted(self.names):
+            raise CheckpointError(f"the weight average in {path} tracks other parameters than the policy's "
+                                  "trainable ones")
+        for n in self.names:
+            if saved[n].shape != self.shadow[n].shape:
+                raise CheckpointError(f"{path}: {n} has shape {tuple(saved[n].shape)}, the policy's "
+                                      f"{tuple(self.shadow[n].shape)}")
+            self.shadow[n] = saved[n].to(self.shadow[n].device, torch.float32)
