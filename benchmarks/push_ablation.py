@@ -1,6 +1,6 @@
 """Why the precise Meta-World tasks fail, measured on push alone: one lever per row against the demo's recipe.
 
-    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,50demos-4400steps,2views]
+    python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,...]
                                        [--task push-v3] [--eval-episodes 40] [--out runs/bench/push_ablation]
 
 Every row collects its expert demonstrations, trains one tiny-VLA policy on that task alone and evaluates it on
@@ -16,9 +16,15 @@ aimed 2 steps ahead) except for the row's lever:
     4400steps   twice the optimizer steps on the 25 demonstrations
     50demos-4400steps  both
     2views      a second camera (topview) beside the corner view, both collected and fed to the policy
+    16px-patches  16 px patches without pixel shuffle: 16 vision-tower tokens instead of 64 (the same 16 reach
+                the language model)
+    fast        16px-patches and the lean model's cuts (the smallest model tried)
+    lean        one language-model layer and one head layer instead of two each (egovla.jobs.demo.LEAN,
+                the model `make demo` trains)
+    ema         the saved policy is the weights' moving average, decay 0.995 (TrainConfig.ema_decay)
 
-About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views). Prints one line per row as it
-finishes, then the table with Wilson 95% intervals; writes results.json under --out.
+About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast). Prints one
+line per row as it finishes, then the table with Wilson 95% intervals; writes results.json under --out.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from egovla.jobs.demo import LEAN
+
+PATCH16 = ("backbone.patch_size=16", "backbone.scale_factor=1")
 ROWS = {
     "base": ({}, ()),
     "shift": ({}, ("shift_px=4",)),
@@ -38,6 +47,10 @@ ROWS = {
     "4400steps": ({"steps": 4400}, ()),
     "50demos-4400steps": ({"episodes": 50, "steps": 4400}, ()),
     "2views": ({"cameras": ("corner", "topview")}, ()),
+    "16px-patches": ({}, PATCH16),
+    "fast": ({}, PATCH16 + LEAN),
+    "lean": ({}, LEAN),
+    "ema": ({"ema_decay": 0.995}, ()),
 }
 
 

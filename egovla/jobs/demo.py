@@ -43,30 +43,48 @@ class LoopConfig:
     damping: float = _f(2.0, "closed-loop controller damping (the replay check's; 0: the plain P controller)")
     lookahead: int = _f(2, "aim this many steps ahead within the chunk (cancels the damping's lag)")
     lr: float = _f(1e-3, "peak learning rate")
+    ema_decay: float = _f(0.0, "evaluate an exponential moving average of the weights with this decay (0: the last "
+                          "weights)")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
+    policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
+                                 "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
+
+    def train_config(self, steps: int | None = None, seed: int = 0):
+        """The trainer's settings for this loop (`steps` other than the loop's, e.g. one stage of two)."""
+        from egovla.train.config import TrainConfig
+
+        steps = self.steps if steps is None else steps
+        return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
+                           min_lr_ratio=0.1, seed=seed, num_workers=1, ema_decay=self.ema_decay)
 
 
+#: The lean tiny VLA: one language-model layer and one head layer (which then runs at the step tokens only) instead
+#: of two each. `make demo` trains it: the same 79/80 on the demo's tasks as the two-layer model, at 1.65-1.85x
+#: the samples/s (README: "The demo's default and what was tried").
+LEAN = ("backbone.text_layers=1", "head.layers=1")
+#: The loop the other presets, the human-transfer experiment and the push ablation start from (the two-layer model).
 FULL = LoopConfig()
+DEMO = replace(FULL, policy=LEAN)
 QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_steps=60,
-                   tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0)
+                   tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0, policy=LEAN)
 #: The CPU MT10 benchmark (benchmarks/metaworld_mt10.py --reduced) and its full-size setting for a GPU.
 MT10_REDUCED = replace(FULL, episodes=25, steps=5000, batch_size=32, eval_episodes=20, tasks=MT10)  # ~32 min
 MT10_FULL = replace(FULL, episodes=50, steps=6000, batch_size=64, eval_episodes=50, tasks=MT10)
-PRESETS = {"demo": FULL, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt10": MT10_FULL}
+PRESETS = {"demo": DEMO, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt10": MT10_FULL}
 
 
 def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head: str = "regression",
                        workers: int | None = None, progress: bool = True, say=print,
                        policy_overrides: tuple[str, ...] = ()) -> dict:
     """collect -> train -> evaluate under `out` (data/, run/, eval/); returns what each stage reported.
-    `policy_overrides` set PolicyConfig fields of the trained model ('shift_px=4', 'backbone.patch_size=16')."""
+    `policy_overrides` set PolicyConfig fields of the trained model ('shift_px=4', 'backbone.patch_size=16') after
+    the loop's own (`size.policy`)."""
     import torch
 
     from egovla.jobs.train import TrainJob, run_training
     from egovla.sim.collect import CollectConfig, collect
     from egovla.sim.evaluate import EvalConfig, evaluate
     from egovla.sim.metaworld_env import EnvConfig
-    from egovla.train.config import TrainConfig
 
     workers = workers or max(1, os.cpu_count() or 1)
     env = EnvConfig(cameras=size.cameras, size=size.image_size)
@@ -83,11 +101,9 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=(0.0,),
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
-                   policy_overrides=tuple(policy_overrides))
-    cfg = TrainConfig(steps=size.steps, batch_size=size.batch_size, lr=size.lr,
-                      warmup_steps=min(50, size.steps // 4), min_lr_ratio=0.1, seed=0, num_workers=1)
+                   policy_overrides=(*size.policy, *policy_overrides))
     run = out / "run"
-    train = run_training(job, cfg, run, resume=False, progress=progress)
+    train = run_training(job, size.train_config(), run, resume=False, progress=progress)
     wall["train"] = time.perf_counter() - t0
     say(f"trained {size.steps} steps in {wall['train']:.0f} s ({train['samples_per_s']:.0f} samples/s) -> {run}")
 

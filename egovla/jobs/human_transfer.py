@@ -78,11 +78,8 @@ PRESETS = {
 
 def _train(job, steps: int, loop: LoopConfig, seed: int, out: Path, progress: bool) -> dict:
     from egovla.jobs.train import run_training
-    from egovla.train.config import TrainConfig
 
-    cfg = TrainConfig(steps=steps, batch_size=loop.batch_size, lr=loop.lr, warmup_steps=min(50, steps // 4),
-                      min_lr_ratio=0.1, seed=seed, num_workers=1)
-    return run_training(job, cfg, out, progress=progress)
+    return run_training(job, loop.train_config(steps, seed), out, progress=progress)
 
 
 def _evaluate(run: Path, cfg: TransferConfig, out: Path, progress: bool) -> dict:
@@ -158,7 +155,8 @@ def run_transfer(cfg: TransferConfig, out: str | Path, progress: bool = True, sa
     paths = prepare_data(cfg, out, progress, say)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     loop, total = cfg.loop, cfg.pretrain + cfg.finetune
-    common = dict(head="regression", history=(0.0,), chunk_len=loop.chunk_len, holdout=0.0, eval_samples=0)
+    common = dict(head="regression", history=(0.0,), chunk_len=loop.chunk_len, holdout=0.0, eval_samples=0,
+                  policy_overrides=loop.policy)
     cells: list[dict] = []
 
     def cell(condition: str, n: int | None, seed: int, run: Path, train_s: float) -> None:

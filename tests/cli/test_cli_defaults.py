@@ -111,3 +111,13 @@ def test_set_reaches_each_config_of_a_command():
     with pytest.raises(ValueError, match="EvalConfig has no field 'exekute'"):
         sim.configs(parse("eval", "metaworld", "--tasks", "push", "--policy", "oracle", "--out", "e", "--set",
                           "eval.exekute=2"), EvalConfig)
+
+
+def test_demo_trains_the_lean_model_and_set_changes_it():
+    from egovla.cli.common import apply_sets
+    from egovla.jobs.demo import LEAN, PRESETS
+
+    assert PRESETS["demo"].policy == LEAN == ("backbone.text_layers=1", "head.layers=1")
+    assert PRESETS["mt10-reduced"].policy == ()  # the two-layer model its README table was measured with
+    loop = apply_sets(["loop.policy=backbone.text_layers=2,head.layers=2"], {"loop": PRESETS["demo"]})["loop"]
+    assert loop.policy == ("backbone.text_layers=2", "head.layers=2")
