@@ -13,7 +13,8 @@ same steps on the same dataset, adding one lever to the row before:
     frame cache   decoded, resized episodes kept in memory (TrainJob.frame_cache_mb)
     eager attn    matmul-softmax attention (BackboneConfig.attention='eager')
     fused AdamW   one optimizer kernel over all parameters (TrainConfig.fused_optimizer)
-    head tail     the regression head's last layer only at the step tokens it reads out (today's defaults)
+    head tail     the regression head's last layer only at the step tokens it reads out (the tiny VLA's
+                  defaults: the two-layer model)
     lean model    a smaller model: one language-model layer instead of two and one head layer instead of two
                   (which then runs at the step tokens only); not the same function, its success is measured by
                   benchmarks/push_ablation.py --rows lean and the demo (README)
@@ -56,7 +57,7 @@ def full_last_layer(on: bool):
 
 
 def settings(row: int) -> dict:
-    """The levers on in row `row` (0 = before, len(LEVERS) - 1 = today's defaults)."""
+    """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 5 = the lean model `make demo` trains)."""
     return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
             "fused_optimizer": row >= 3, "head_tail": row >= 4, "lean": row >= 5}
 
