@@ -21,10 +21,12 @@ aimed 2 steps ahead) except for the row's lever:
     fast        16px-patches and the lean model's cuts (the smallest model tried)
     lean        one language-model layer and one head layer instead of two each (egovla.jobs.demo.LEAN,
                 the model `make demo` trains)
+    lean-50demos-4400steps  the lean model with twice the demonstrations and steps
     ema         the saved policy is the weights' moving average, decay 0.995 (TrainConfig.ema_decay)
 
-About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast). Prints one
-line per row as it finishes, then the table with Wilson 95% intervals; writes results.json under --out.
+About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
+lean-50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95% intervals; writes
+results.json under --out.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ ROWS = {
     "16px-patches": ({}, PATCH16),
     "fast": ({}, PATCH16 + LEAN),
     "lean": ({}, LEAN),
+    "lean-50demos-4400steps": ({"episodes": 50, "steps": 4400}, LEAN),
     "ema": ({"ema_decay": 0.995}, ()),
 }
 
