@@ -33,11 +33,12 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from egovla.jobs.demo import LEAN  # the last row's model: one language-model layer and one head layer
+from egovla.jobs.demo import FULL, LEAN  # LEAN: the last row's model, one language-model layer and one head layer
 
 LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail", "lean model")
 
@@ -64,14 +65,13 @@ def settings(row: int) -> dict:
 
 def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
     from egovla.jobs.train import TrainJob, run_training
-    from egovla.train.config import TrainConfig
 
     s = settings(row)
     job = TrainJob(datasets=(str(data),), head="regression", eval_samples=0, history=(0.0,), chunk_len=16,
                    holdout=0.0, frame_cache_mb=s["frame_cache_mb"],
                    policy_overrides=(f"backbone.attention={s['attention']}", *(LEAN if s["lean"] else ())))
-    cfg = TrainConfig(steps=steps, batch_size=batch, lr=1e-3, warmup_steps=min(50, steps // 4), min_lr_ratio=0.1,
-                      seed=0, num_workers=1, fused_optimizer=s["fused_optimizer"], log_every=max(1, steps // 4))
+    cfg = replace(FULL.train_config(steps), batch_size=batch, fused_optimizer=s["fused_optimizer"],
+                  log_every=max(1, steps // 4))
     with full_last_layer(not s["head_tail"]):
         t0 = time.perf_counter()
         summary = run_training(job, cfg, out, resume=False, progress=False)

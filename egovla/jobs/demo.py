@@ -145,10 +145,10 @@ def run_demo(cfg: DemoConfig, loop: LoopConfig | None = None) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    model = ", ".join((f"{head} head", f"{size.steps} steps", *size.policy))
     print(f"egovla demo ({'quick' if quick else cfg.preset}) on Meta-World: {', '.join(tasks)}\n"
-          f"collect {size.episodes} expert demonstrations per task -> train the tiny VLA ({head} head, "
-          f"{size.steps} steps{''.join(', ' + o for o in size.policy)}) -> evaluate {size.eval_episodes} closed-loop episodes per task on unseen layouts",
-          flush=True)
+          f"collect {size.episodes} expert demonstrations per task -> train the tiny VLA ({model}) -> evaluate "
+          f"{size.eval_episodes} closed-loop episodes per task on unseen layouts", flush=True)
     r = collect_train_eval(out, tasks, size, head, cfg.workers, cfg.progress, say=lambda m: print(m, flush=True))
     wall, ev = r["wall"], r["eval"]
     print()

@@ -2,8 +2,8 @@
 
 `WeightAverage` keeps a float32 copy of every trainable parameter and, after each optimizer step t (1-based),
 moves it toward the live weights by 1 - d_t with d_t = min(decay, (1 + t) / (10 + t)): the warm-up keeps the
-first steps' random weights from dominating. The live weights keep training; `swap_into` writes the average
-into the policy that is saved. Its state is one safetensors file in a checkpoint, so a resumed run continues
+first steps' random weights from dominating. The live weights keep training; `copy_to_model` writes the average
+into them once training is done, so the policy saved is the average. Its state is one safetensors file in a checkpoint, so a resumed run continues
 the same average bit-exactly.
 """
 
@@ -26,32 +26,27 @@ def ema_rate(decay: float, step: int) -> float:
 
 
 class WeightAverage:
+    """The average of `model`'s trainable parameters, which it holds by reference (the optimizer's tensors)."""
+
     def __init__(self, model: nn.Module, decay: float):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) to average (0 turns it off), got {decay}")
         self.decay = decay
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
-        params = dict(model.named_parameters())
-        self.shadow = {n: params[n].detach().float().clone() for n in self.names}
-
-    def _live(self, model: nn.Module) -> list[torch.Tensor]:
-        params = dict(model.named_parameters())
-        missing = [n for n in self.names if n not in params]
-        if missing:
-            raise ValueError(f"the weight average tracks parameters the model lacks: {missing[:3]}")
-        return [params[n].detach() for n in self.names]
+        tracked = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, _ in tracked]
+        self.params = [p for _, p in tracked]
+        self.shadow = {n: p.detach().float().clone() for n, p in tracked}
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
+    def update(self, step: int) -> None:
         """Fold in the weights after optimizer step `step` (1-based)."""
-        d = ema_rate(self.decay, step)
         shadow = [self.shadow[n] for n in self.names]
-        torch._foreach_lerp_(shadow, [p.float() for p in self._live(model)], 1.0 - d)
+        torch._foreach_lerp_(shadow, [p.float() for p in self.params], 1.0 - ema_rate(self.decay, step))
 
     @torch.no_grad()
-    def swap_into(self, model: nn.Module) -> None:
-        """Write the averaged weights into `model` (in its own dtype)."""
-        for n, p in zip(self.names, self._live(model)):
+    def copy_to_model(self) -> None:
+        """Write the averaged weights into the tracked parameters (in their own dtype)."""
+        for n, p in zip(self.names, self.params):
             p.copy_(self.shadow[n].to(p.dtype))
 
     def save(self, folder: Path) -> Path:

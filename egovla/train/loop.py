@@ -196,7 +196,7 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
             optimizer.zero_grad(set_to_none=True)
             done, last_loss = step + 1, step_loss
             if ema is not None:
-                ema.update(accelerator.unwrap_model(model), done)
+                ema.update(done)
             window_steps += 1
             now = time.perf_counter()
             if done % cfg.log_every == 0 or done == cfg.steps:
@@ -222,7 +222,7 @@ def train(policy: torch.nn.Module, dataset, cfg: TrainConfig, out_dir, resume: b
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     unwrapped.train(was_training)
     if ema is not None:
-        ema.swap_into(unwrapped)  # the saved policy is the average; the last checkpoint keeps the live weights
+        ema.copy_to_model()  # the saved policy is the average; the last checkpoint keeps the live weights
     checksums = gather_checksums(accelerator, state_checksum(unwrapped))
     in_sync = len(set(checksums)) == 1
     summary = {

@@ -37,12 +37,12 @@ def test_average_is_the_recurrence_over_the_trained_weights():
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))
-        avg.update(model, t)
+        avg.update(t)
         d = ema_rate(0.9, t)
         for n, p in model.named_parameters():
             expected[n] = d * expected[n] + (1 - d) * p.detach()
     live = copy.deepcopy(model.state_dict())
-    avg.swap_into(model)
+    avg.copy_to_model()
     for n, p in model.named_parameters():
         torch.testing.assert_close(p, expected[n])
         assert not torch.equal(p, live[n])
