@@ -1,7 +1,8 @@
 """Per-dimension statistics of `state` and `action`, for normalization.
 
 `compute_stats(dataset)` reads up to `max_samples` samples (evenly spread over the dataset) and
-returns `{"state": {...}, "action": {...}}` (datasets with a `vectors(i)` method are read without
+returns `{"state": {...}, "action": {...}}` (and "action_relative", each chunk step minus the state, masked
+entries as 0, when state and action share one layout) (datasets with a `vectors(i)` method are read without
 decoding images) with per-dim lists of mean, std, min, max, q01, q99 and
 the count of supervised values; masked entries are left out, action stats pool all chunk steps.
 """
@@ -69,7 +70,12 @@ def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[
         actions.append(a)
         action_masks.append(np.asarray(s["action_mask"], dtype=bool))
     a, am = np.concatenate(actions), np.concatenate(action_masks)
-    return {
+    out = {
         "state": vector_stats(np.stack(states), np.stack(state_masks)),
         "action": vector_stats(a, am & np.isfinite(a)),
     }
+    if states[0].shape == actions[0].shape[1:]:  # one layout: the chunk relative to the state (relative_action)
+        anchors = [np.where(m, s, 0.0)[None] for s, m in zip(states, state_masks)]
+        d = np.concatenate([x - anchor for x, anchor in zip(actions, anchors)])
+        out["action_relative"] = vector_stats(d, am & np.isfinite(d))
+    return out

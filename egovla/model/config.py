@@ -44,6 +44,11 @@ class PolicyConfig:
     # training only: random-shift augmentation, each frame padded by this many pixels (border repeated) and
     # cropped back at a random offset (DrQ / Diffusion Policy); 0 is off. Inference never shifts.
     shift_px: int = 0
+    # the head predicts each chunk step minus the current state (delta actions, as UMI's relative trajectories
+    # and pi0's delta joint actions), normalized by the statistics of those differences ("action_relative" in
+    # stats.json), and the current state is added back to its output; needs state and action in one layout
+    # (state_dim == action_dim, as the unified space has). The chunk returned is in absolute units either way.
+    relative_action: bool = False
 
     @property
     def image_shape(self) -> tuple[int, int, int, int, int]:

@@ -165,7 +165,7 @@ class LeveredPolicy(ChunkPredictor):
         args = self.policy.chunk_inputs(batch, generator, text_len=text_len)
         if self._check_pending:
             self._check(args)
-        chunk = self.policy.normalizer.unnormalize("action", self._normalized(args).to(self.device))
+        chunk = self.policy.decode(self._normalized(args), args[4], args[5])
         return chunk.cpu().numpy()
 
     def _normalized(self, args: tuple, eager: bool = False) -> torch.Tensor:

@@ -17,17 +17,26 @@ MODES = ("mean_std", "quantile")
 
 
 class Normalizer(nn.Module):
-    def __init__(self, stats: dict | None, dims: dict[str, int], mode: str = "mean_std"):
+    """`sources` maps a feature to the stats entry it is normalized with when that is another one (a policy
+    with relative actions normalizes its "action" with "action_relative"); `stats` keeps every entry."""
+
+    def __init__(self, stats: dict | None, dims: dict[str, int], mode: str = "mean_std",
+                 sources: dict[str, str] | None = None):
         super().__init__()
         self.modes = parse_modes(mode, list(dims))
         self.stats = stats
+        sources = sources or {}
         for key, dim in dims.items():
-            shift, scale = self._affine(stats.get(key) if stats else None, dim, key)
+            entry = sources.get(key, key)
+            if stats and entry != key and entry not in stats:
+                raise ValueError(f"the statistics have no {entry!r} entry (they hold {sorted(stats)}), which "
+                                 f"normalizes {key!r}: compute them again from the training data")
+            shift, scale = self._affine(stats.get(entry) if stats else None, dim, key, entry)
             # not persistent: stats.json is the single saved copy of the statistics
             self.register_buffer(f"{key}_shift", shift, persistent=False)
             self.register_buffer(f"{key}_scale", scale, persistent=False)
 
-    def _affine(self, s: dict | None, dim: int, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def _affine(self, s: dict | None, dim: int, key: str, entry: str) -> tuple[torch.Tensor, torch.Tensor]:
         if s is None:
             return torch.zeros(dim), torch.ones(dim)
         if self.modes[key] == "mean_std":
@@ -36,7 +45,7 @@ class Normalizer(nn.Module):
             q01, q99 = torch.tensor(s["q01"]), torch.tensor(s["q99"])
             lo, spread = (q01 + q99) / 2, (q99 - q01) / 2
         if lo.shape != (dim,):
-            raise ValueError(f"stats for {key!r} have {tuple(lo.shape)} dims, the policy expects ({dim},)")
+            raise ValueError(f"stats for {entry!r} have {tuple(lo.shape)} dims, the policy expects ({dim},)")
         return lo.float(), spread.float().clamp(min=EPS)
 
     @property

@@ -87,7 +87,11 @@ class Policy(ChunkPredictor, nn.Module):
         self.head: ActionHead = HEADS[config.head.kind](
             config.head, config.n_queries, config.chunk_len, config.action_dim, loss_weights(config)
         )
-        self.normalizer = Normalizer(stats, {"state": config.state_dim, "action": config.action_dim}, config.norm_mode)
+        if config.relative_action and config.state_dim != config.action_dim:
+            raise ValueError(f"relative_action needs state and action in one layout: state_dim {config.state_dim} "
+                             f"!= action_dim {config.action_dim}")
+        self.normalizer = Normalizer(stats, {"state": config.state_dim, "action": config.action_dim}, config.norm_mode,
+                                     sources={"action": "action_relative"} if config.relative_action else None)
 
     @property
     def device(self) -> torch.device:
@@ -127,7 +131,7 @@ class Policy(ChunkPredictor, nn.Module):
         mask = _tensor(batch["action_mask"]).to(self.device)
         action = _tensor(batch["action"]).to(self.device, torch.float32)
         action = torch.where(mask, action, torch.zeros_like(action))  # padded targets may hold NaN
-        target = self.normalizer.normalize("action", action)
+        target = self.normalizer.normalize("action", action - self.anchor(obs["state"], obs["state_mask"]))
         if self.training and self.config.shift_px:
             obs["images"] = random_shift(obs["images"], self.config.shift_px)
         loss, metrics = self.head.loss(self.features(obs), target, mask)
@@ -150,8 +154,20 @@ class Policy(ChunkPredictor, nn.Module):
 
     def chunk(self, images, image_mask, ids, text_mask, state, state_mask, noise=None) -> torch.Tensor:
         """The chunk computation, from tensors only (traceable): (B, H, D) unnormalized actions."""
-        return self.normalizer.unnormalize("action", self.chunk_normalized(images, image_mask, ids, text_mask, state,
-                                                                           state_mask, noise))
+        return self.decode(self.chunk_normalized(images, image_mask, ids, text_mask, state, state_mask, noise),
+                           state, state_mask)
+
+    def anchor(self, state: torch.Tensor, state_mask: torch.Tensor) -> torch.Tensor:
+        """What the head's chunk is relative to, (B, 1, D): the current state (0 where it is masked) with
+        `config.relative_action`, else 0."""
+        if not self.config.relative_action:
+            return torch.zeros((), device=self.device)
+        state = state.to(self.device, torch.float32)
+        return torch.where(state_mask.to(self.device), state, torch.zeros_like(state)).unsqueeze(1)
+
+    def decode(self, normalized: torch.Tensor, state: torch.Tensor, state_mask: torch.Tensor) -> torch.Tensor:
+        """The head's (B, H, D) output in normalized units -> the chunk in absolute action units."""
+        return self.normalizer.unnormalize("action", normalized.to(self.device)) + self.anchor(state, state_mask)
 
     def chunk_normalized(self, images, image_mask, ids, text_mask, state, state_mask, noise=None) -> torch.Tensor:
         """`chunk` before its unnormalization: (B, H, D) float32 in normalized units (what compile and onnx take)."""
