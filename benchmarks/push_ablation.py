@@ -16,6 +16,8 @@ aimed 2 steps ahead) except for the row's lever:
     4400steps   twice the optimizer steps on the 25 demonstrations
     50demos-4400steps  both
     2views      a second camera (topview) beside the corner view, both collected and fed to the policy
+    2views-corner2  the second camera is corner2, which looks at the table from the other side (the zoomed
+                topview loses reach-v3's goal at the top edge of its frame)
     16px-patches  16 px patches without pixel shuffle: 16 vision-tower tokens instead of 64 (the same 16 reach
                 the language model)
     fast        16px-patches and the lean model's cuts (the smallest model tried)
@@ -23,6 +25,8 @@ aimed 2 steps ahead) except for the row's lever:
                 the model `make demo` trains)
     lean-50demos-4400steps  the lean model with twice the demonstrations and steps
     ema         the saved policy is the weights' moving average, decay 0.995 (TrainConfig.ema_decay)
+    relative    the head predicts the chunk relative to the current state (policy.relative_action)
+    relative-lean  the same with the lean model
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
 lean-50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95% intervals; writes
@@ -49,11 +53,14 @@ ROWS = {
     "4400steps": ({"steps": 4400}, ()),
     "50demos-4400steps": ({"episodes": 50, "steps": 4400}, ()),
     "2views": ({"cameras": ("corner", "topview")}, ()),
+    "2views-corner2": ({"cameras": ("corner", "corner2")}, ()),
     "16px-patches": ({}, PATCH16),
     "fast": ({}, PATCH16 + LEAN),
     "lean": ({}, LEAN),
     "lean-50demos-4400steps": ({"episodes": 50, "steps": 4400}, LEAN),
     "ema": ({"ema_decay": 0.995}, ()),
+    "relative": ({}, ("relative_action=true",)),
+    "relative-lean": ({}, ("relative_action=true",) + LEAN),
 }
 
 
