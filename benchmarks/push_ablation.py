@@ -27,6 +27,8 @@ aimed 2 steps ahead) except for the row's lever:
     ema         the saved policy is the weights' moving average, decay 0.995 (TrainConfig.ema_decay)
     relative    the head predicts the chunk relative to the current state (policy.relative_action)
     relative-lean  the same with the lean model
+    bf16        trained under bf16 autocast (LoopConfig.precision; fast where the CPU has native bf16)
+    lean-bf16   the lean model trained under bf16 autocast
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
 lean-50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95% intervals; writes
@@ -61,6 +63,8 @@ ROWS = {
     "ema": ({"ema_decay": 0.995}, ()),
     "relative": ({}, ("relative_action=true",)),
     "relative-lean": ({}, ("relative_action=true",) + LEAN),
+    "bf16": ({"precision": "bf16"}, ()),
+    "lean-bf16": ({"precision": "bf16"}, LEAN),
 }
 
 

@@ -45,6 +45,8 @@ class LoopConfig:
     lr: float = _f(1e-3, "peak learning rate")
     ema_decay: float = _f(0.0, "evaluate an exponential moving average of the weights with this decay (0: the last "
                           "weights)")
+    precision: str = _f("no", "training precision: 'no' (float32), 'bf16' (autocast; faster only where the CPU computes "
+                        "bf16 natively, AVX512-BF16 or AMX), 'auto' (bf16 on CUDA)")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
     policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
                                  "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
@@ -55,7 +57,8 @@ class LoopConfig:
 
         steps = self.steps if steps is None else steps
         return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
-                           min_lr_ratio=0.1, seed=seed, num_workers=1, ema_decay=self.ema_decay)
+                           min_lr_ratio=0.1, seed=seed, num_workers=1, ema_decay=self.ema_decay,
+                           precision=self.precision)
 
 
 #: The lean tiny VLA: one language-model layer and one head layer (which then runs at the step tokens only) instead

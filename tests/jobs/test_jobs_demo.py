@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
 from egovla.jobs.demo import QUICK, collect_train_eval
 
 
-def test_the_loops_model_and_policy_overrides_reach_the_trained_model(tmp_path):
+def test_the_loops_model_training_settings_and_policy_overrides_reach_the_trained_model(tmp_path):
     loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
-                   tasks=("reach-v3",), policy=("backbone.text_layers=1", "head.layers=3"), ema_decay=0.5)
+                   tasks=("reach-v3",), policy=("backbone.text_layers=1", "head.layers=3"), ema_decay=0.5,
+                   precision="bf16")
     r = collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None,
                            policy_overrides=("shift_px=2", "head.layers=1"))
     config = json.loads((r["run"] / "policy" / "config.json").read_text())
     assert config["backbone"]["text_layers"] == 1  # the loop's
     assert config["shift_px"] == 2 and config["head"]["layers"] == 1  # the caller's, applied after the loop's
-    assert r["train"]["ema_decay"] == 0.5
+    assert r["train"]["ema_decay"] == 0.5 and r["train"]["precision"] == "bf16"
     assert r["eval"]["episodes"] == 1 and set(r["wall"]) == {"collect", "train", "eval", "total"}
 
 
@@ -29,3 +32,8 @@ def test_the_loops_cameras_are_collected_trained_on_and_evaluated_as_views(tmp_p
         "observation.images.corner", "observation.images.topview"]
     assert json.loads((r["run"] / "policy" / "config.json").read_text())["n_views"] == 2
     assert r["eval"]["config"]["env"]["cameras"] == ["corner", "topview"] and r["eval"]["episodes"] == 1
+
+
+def test_the_loops_precision_is_checked_by_the_trainer():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        replace(QUICK, precision="fp8").train_config()
