@@ -15,9 +15,14 @@ same steps on the same dataset, adding one lever to the row before:
     fused AdamW   one optimizer kernel over all parameters (TrainConfig.fused_optimizer)
     head tail     the regression head's last layer only at the step tokens it reads out (the tiny VLA's
                   defaults: the two-layer model)
-    lean model    a smaller model: one language-model layer instead of two and one head layer instead of two
-                  (which then runs at the step tokens only); not the same function, its success is measured by
-                  benchmarks/push_ablation.py --rows lean and the demo (README)
+    bf16          the two-layer model trained under bf16 autocast (TrainConfig.precision='bf16'): the same
+                  model and parameters in float32, its matrix products rounded to bf16; fast only on a CPU that
+                  computes bf16 natively (AVX512-BF16, AMX; 15x slower on an AVX2 machine); its success is measured by
+                  benchmarks/push_ablation.py --rows bf16
+    lean model    a smaller model, in float32 as `make demo` trains it: one language-model layer instead of two
+                  and one head layer instead of two (which then runs at the step tokens only); not the same
+                  function, its success is measured by benchmarks/push_ablation.py --rows lean and the demo
+    lean bf16     the lean model under bf16 autocast
 
 Without --data it first records 3 expert episodes of each demo task (lossless, as `egovla demo`).
 The rows run in turn `--repeats` times (before, ..., head tail, before, ...) so that a machine
@@ -40,7 +45,7 @@ import numpy as np
 
 from egovla.jobs.demo import FULL, LEAN  # LEAN: the last row's model, one language-model layer and one head layer
 
-LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail", "lean model")
+LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail", "bf16", "lean model", "lean bf16")
 
 
 @contextlib.contextmanager
@@ -58,9 +63,10 @@ def full_last_layer(on: bool):
 
 
 def settings(row: int) -> dict:
-    """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 5 = the lean model `make demo` trains)."""
+    """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 6 = the lean model `make demo` trains)."""
     return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
-            "fused_optimizer": row >= 3, "head_tail": row >= 4, "lean": row >= 5}
+            "fused_optimizer": row >= 3, "head_tail": row >= 4, "lean": row >= 6,
+            "precision": "bf16" if LEVERS[row] in ("bf16", "lean bf16") else "no"}
 
 
 def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
@@ -71,12 +77,21 @@ def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
                    holdout=0.0, frame_cache_mb=s["frame_cache_mb"],
                    policy_overrides=(f"backbone.attention={s['attention']}", *(LEAN if s["lean"] else ())))
     cfg = replace(FULL.train_config(steps), batch_size=batch, fused_optimizer=s["fused_optimizer"],
-                  log_every=max(1, steps // 4))
+                  log_every=max(1, steps // 4), precision=s["precision"])
     with full_last_layer(not s["head_tail"]):
         t0 = time.perf_counter()
         summary = run_training(job, cfg, out, resume=False, progress=False)
     return {"lever": LEVERS[row], **s, "samples_per_s": summary["samples_per_s"],
             "wall_s": time.perf_counter() - t0, "final_loss": summary["final_loss"]}
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (the bf16 rows' speed depends on it)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def record_data(out: Path) -> Path:
@@ -96,13 +111,13 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(9, 3.2))
     ax.bar([r["lever"] for r in rows], [r["samples_per_s"] for r in rows], color="#4c72b0")
     for i, r in enumerate(rows):
         ax.text(i, r["samples_per_s"], f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x", ha="center",
                 va="bottom")
     ax.set_ylabel("training samples/s")
-    ax.set_title("demo policy training throughput, levers added left to right (the last: a smaller model)")
+    ax.set_title("demo policy training throughput, levers added left to right (the last two: a smaller model)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -143,14 +158,14 @@ def main() -> None:
               f"  (runs: {', '.join(f'{x:.0f}' for x in r['all_samples_per_s'])})")
     result = {"data": str(data), "steps": args.steps, "repeats": args.repeats, "batch_size": args.batch_size,
               "threads": args.threads,
-              "rows": rows, "speedup": rows[-1]["samples_per_s"] / rows[0]["samples_per_s"],
-              "speedup_same_function": rows[-2]["samples_per_s"] / rows[0]["samples_per_s"], **provenance()}
+              "native_bf16": native_bf16(), "rows": rows,
+              "speedup": {r["lever"]: r["samples_per_s"] / rows[0]["samples_per_s"] for r in rows}, **provenance()}
     (args.out / "results.json").write_text(json.dumps(result, indent=2))
     plot(rows, args.out / "speed.png")
-    print(f"before -> today's defaults (same function): {rows[0]['samples_per_s']:.1f} -> "
-          f"{rows[-2]['samples_per_s']:.1f} samples/s ({result['speedup_same_function']:.2f}x); -> lean model: "
-          f"{rows[-1]['samples_per_s']:.1f} ({result['speedup']:.2f}x); {args.out / 'results.json'}, "
-          f"{args.out / 'speed.png'}")
+    x = result["speedup"]
+    print(f"before -> the two-layer model's defaults (same function): {x['head tail']:.2f}x; -> bf16 (same model): "
+          f"{x['bf16']:.2f}x; -> lean model: {x['lean model']:.2f}x; -> lean bf16: {x['lean bf16']:.2f}x "
+          f"(native bf16 on this CPU: {result['native_bf16']}); {args.out / 'results.json'}, {args.out / 'speed.png'}")
 
 
 if __name__ == "__main__":
