@@ -106,7 +106,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
     ensemble = TemporalEnsemble(cfg.ensemble_w) if cfg.ensemble_w is not None else None
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
     frame_steps = None if record else getattr(agent, "frame_steps", None)
-    prev_hand = obs["hand"]
+    prev_hand, closest = obs["hand"], float("inf")
     for t in range(cfg.max_steps):
         agent.observe(obs)
         if record:
@@ -123,11 +123,18 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
         prev_hand = obs["hand"]
         cadence = min(cfg.execute, len(chunk))
         obs, success = env.step(action, render=frame_needed(t + 1, t0 + cadence, cadence, frame_steps))
+        closest = min(closest, env.goal_distance)
         if success:
             break
     if record:
         frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
-    return {"success": bool(success), "steps": env.steps, "infer_s": infer_s, "frames": frames if record else None}
+    return {"success": bool(success), "steps": env.steps, "goal_distance_m": _metres(env.goal_distance),
+            "closest_goal_distance_m": _metres(closest), "infer_s": infer_s, "frames": frames if record else None}
+
+
+def _metres(x: float) -> float | None:
+    """A distance for results.json: 0.1 mm resolution, None where there is none (no step taken)."""
+    return round(float(x), 4) if np.isfinite(x) else None
 
 
 _AGENT = None
@@ -220,13 +227,17 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
 
 def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dict) -> dict:
     """results.json: per task success with its Wilson 95% interval, MT50 difficulty groups, the mean, every
-    episode (task, episode, seed, layout, success, steps), the settings, and what produced them."""
+    episode (task, episode, seed, layout, success, steps, the final and the closest goal distance), the settings,
+    and what produced them."""
     tasks = {}
     for task in cfg.tasks:
         rs = [r for r in results if r["task"] == task]
         ok = [r for r in rs if r["success"]]
+        failed = [r["goal_distance_m"] for r in rs if not r["success"] and r["goal_distance_m"] is not None]
         tasks[task] = {**report.rate_with_interval(len(ok), len(rs)),
-                       "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None}
+                       "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None,
+                       # how far the failures ended from their goal (Meta-World's obj_to_target, metres)
+                       "failed_median_goal_distance_m": float(np.median(failed)) if failed else None}
     steps = sum(r["steps"] for r in results)
     infer = sum(r["infer_s"] for r in results)
     config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks),
@@ -238,7 +249,8 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dic
         "tasks": tasks, "difficulty": report.by_difficulty(tasks), "episodes": len(results), "steps": steps,
         "seconds": wall, "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
         "config": config, "provenance": provenance,
-        "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps")} for r in results],
+        "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps", "goal_distance_m",
+                                           "closest_goal_distance_m")} for r in results],
     }
 
 

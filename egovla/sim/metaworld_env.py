@@ -82,7 +82,9 @@ class MetaWorldEnv:
     `reset()` and `step(action)` return an observation dict:
     `images` {camera: (size, size, 3) uint8}, `state` (48,) float32 and `state_mask` (48,) bool in the
     unified layout, `raw` (39,) Meta-World's own observation, `hand` (3,) end-effector position and
-    `grip` the fingertip distance in metres (both world frame). `step` also returns `success`.
+    `grip` the fingertip distance in metres (both world frame). `step` also returns `success`, and sets
+    `goal_distance`: Meta-World's `obj_to_target` after the step, the distance its success test reads (hand or
+    object to the goal, in metres; NaN before the first step).
     """
 
     def __init__(self, task: str, seed: int, config: EnvConfig = EnvConfig(), embodiment=None):
@@ -131,6 +133,7 @@ class MetaWorldEnv:
         self._pads = (model.body("rightpad").id, model.body("leftpad").id)  # thumb, index
         self.steps = 0
         self.success = False
+        self.goal_distance = float("nan")
         self._raw: np.ndarray | None = None
 
     def _find_layouts(self) -> list:
@@ -150,7 +153,7 @@ class MetaWorldEnv:
         self._sim.set_task(self._layouts[layout])
         self.layout = layout
         self._raw, _ = self._env.reset(seed=self.seed)
-        self.steps, self.success = 0, False
+        self.steps, self.success, self.goal_distance = 0, False, float("nan")
         return self.observe()
 
     def step(self, action: np.ndarray, render: bool = True) -> tuple[dict, bool]:
@@ -166,6 +169,7 @@ class MetaWorldEnv:
         self._raw, _, _, _, info = self._env.step(np.clip(action, -1.0, 1.0))
         self.steps += 1
         self.success = self.success or bool(info["success"])
+        self.goal_distance = float(info.get("obj_to_target", float("nan")))
         return self.observe(render), self.success
 
     def observe(self, render: bool = True) -> dict:

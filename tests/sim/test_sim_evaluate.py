@@ -53,6 +53,17 @@ def test_episodes_run_on_layouts_disjoint_from_collection(oracle_run):
     assert all(e["steps"] < 200 for e in per if e["success"])  # an episode ends at its first success
 
 
+def test_each_episode_records_how_far_it_ended_from_its_goal(oracle_run):
+    _, summary = oracle_run
+    for e in summary["per_episode"]:
+        assert 0 <= e["closest_goal_distance_m"] <= e["goal_distance_m"]
+        if e["task"] == "reach-v3" and e["success"]:
+            assert e["goal_distance_m"] <= 0.05  # Meta-World's reach succeeds within 5 cm, and the episode ends there
+    for task in TASKS:  # the median over failed episodes only
+        failed = [e["goal_distance_m"] for e in summary["per_episode"] if e["task"] == task and not e["success"]]
+        assert summary["tasks"][task]["failed_median_goal_distance_m"] == (float(np.median(failed)) if failed else None)
+
+
 def test_success_plot_is_a_png(oracle_run):
     out, _ = oracle_run
     path = out / "success.png"
@@ -188,6 +199,9 @@ def test_views_are_rendered_only_for_the_frames_requests_read():
         again = run_episode(env, recorded, 0, cfg, record=True)  # videos need every frame
     assert all(recorded.rendered) and len(again["frames"]) == 13
     assert (again["success"], again["steps"]) == (r["success"], r["steps"])
+    # a hand held still on reach ends where it started, far from the goal (reach's goal is never at the start)
+    assert r["success"] is False and r["goal_distance_m"] > 0.05
+    assert r["closest_goal_distance_m"] <= r["goal_distance_m"] + 1e-4
 
 
 def test_results_record_the_code_as_the_run_started(tmp_path, monkeypatch):
