@@ -99,13 +99,15 @@ def by_difficulty(tasks: dict[str, dict]) -> dict[str, dict]:
 
 
 def format_table(summary: dict) -> str:
-    """Per task (and per difficulty group when there are any): success % with its Wilson 95% interval."""
+    """Per task (and per difficulty group when there are any): success % with its Wilson 95% interval, and
+    for a task with failures how far they ended from the goal (median, cm)."""
     def row(name: str, r: dict) -> str:
         low, high = r["wilson95"]
+        missed = r.get("failed_median_goal_distance_m")
         return (f"{name:<28} {100 * r['success_rate']:>7.0f}% {r['successes']:>4}/{r['episodes']:<4} "
-                f"[{100 * low:3.0f}, {100 * high:3.0f}]")
+                f"[{100 * low:3.0f}, {100 * high:3.0f}]" + (f" {100 * missed:9.1f} cm" if missed is not None else ""))
 
-    lines = [f"{'task':<28} {'success':>8} {'n':>9} {'95% CI':>10}"]
+    lines = [f"{'task':<28} {'success':>8} {'n':>9} {'95% CI':>10} {'failures end':>12}"]
     lines += [row(task, r) for task, r in summary["tasks"].items()]
     groups = summary.get("difficulty") or {}
     if groups:

@@ -61,3 +61,7 @@ def test_results_record_provenance_intervals_and_groups(twice):
     assert r["config"]["seed"] == 1000 and r["config"]["env"]["size"] == 32 and r["config"]["max_steps"] == 40
     table = report.format_table(r)
     assert "95% CI" in table and "hard (1/6 tasks)" in table
+    for task, t in r["tasks"].items():  # failures: the median distance from the goal where they ended, in cm
+        line = next(x for x in table.splitlines() if x.startswith(task))
+        missed = t["failed_median_goal_distance_m"]
+        assert line.endswith(f"{100 * missed:.1f} cm") if missed is not None else line.endswith("]")
