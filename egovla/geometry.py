@@ -213,3 +213,20 @@ def to_camera_frame(T_world_camera: Any, T_world_poses: Any) -> np.ndarray:
     """World poses (..., 4, 4) expressed in the camera frame: inv(T_world_camera) @ T_world_pose."""
     T_world_camera = as_numpy(T_world_camera, "T_world_camera", (4, 4))
     return compose(invert_pose(T_world_camera), as_numpy(T_world_poses, "T_world_poses", (4, 4)))
+
+
+def ray_miss(T_world_camera: Any, K: Any, target: Any, point: Any) -> tuple[float, float, float]:
+    """How `point` misses `target` (world positions) as a pinhole camera sees it: (along, across, pixels), the
+    miss's component along the camera's ray through the target (metres, + beyond it), its size across that ray
+    (metres), and the distance between the two in the image (pixels). A camera cannot tell `along` from the
+    image of a small target; `across` it sees."""
+    T_camera_world = invert_pose(as_numpy(T_world_camera, "T_world_camera", (4, 4)))
+    t, p = transform_points(T_camera_world, target), transform_points(T_camera_world, point)
+    if t[2] <= 0 or p[2] <= 0:
+        raise ValueError(f"ray_miss: target and point must lie in front of the camera (depths {t[2]:.3f}, {p[2]:.3f})")
+    ray = t / np.linalg.norm(t)
+    miss = p - t
+    along = float(miss @ ray)
+    K = as_numpy(K, "K", (3,))
+    pixels = float(np.linalg.norm((K @ p)[:2] / p[2] - (K @ t)[:2] / t[2]))
+    return along, float(np.linalg.norm(miss - along * ray)), pixels

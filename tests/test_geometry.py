@@ -216,6 +216,27 @@ def test_make_pose_layout_and_broadcast():
 
 
 
+@FAST
+@given(poses, st.floats(0.5, 3.0), st.floats(-0.4, 0.4), st.floats(0.01, 0.3))
+def test_ray_miss_splits_a_miss_into_depth_along_the_ray_and_what_the_image_shows(T, depth, along, across):
+    K = np.array([[100.0, 0.0, 32.0], [0.0, 100.0, 32.0], [0.0, 0.0, 1.0]])
+    ray = np.array([0.1, -0.2, 1.0]) / np.linalg.norm([0.1, -0.2, 1.0])
+    side = np.cross(ray, [0.0, 1.0, 0.0])
+    side /= np.linalg.norm(side)
+    target_cam = depth * ray
+    on_ray, off_ray = target_cam + along * ray, target_cam + across * side
+    target, p_on, p_off = (G.transform_points(T, x) for x in (target_cam, on_ray, off_ray))
+    a, c, px = G.ray_miss(T, K, target, p_on)  # a point on the ray: only depth, nothing in the image
+    assert a == pytest.approx(along, abs=1e-9) and c == pytest.approx(0.0, abs=1e-9) and px == pytest.approx(0, abs=1e-6)
+    a, c, px = G.ray_miss(T, K, target, p_off)  # across it: no depth, seen in the image
+    assert a == pytest.approx(0.0, abs=1e-9) and c == pytest.approx(across, abs=1e-9) and px > 0
+
+
+def test_ray_miss_needs_both_points_in_front_of_the_camera():
+    with pytest.raises(ValueError, match="in front of the camera"):
+        G.ray_miss(np.eye(4), np.eye(3), [0.0, 0.0, 1.0], [0.0, 0.0, -1.0])
+
+
 # ----------------------------------------------------------------------------------------------
 # Shape errors
 # ----------------------------------------------------------------------------------------------
