@@ -232,6 +232,18 @@ class MetaWorldEnv:
         T[:3, 3] = data.xpos[self._hand]
         return T
 
+    def goal_position(self) -> np.ndarray:
+        """(3,) world position of this layout's goal (Meta-World's target: reach's red sphere, push's marker)."""
+        return np.array(self._sim._target_pos, dtype=float)
+
+    def tcp_position(self) -> np.ndarray:
+        """(3,) world position of the point between the fingertips that Meta-World measures reaching with."""
+        return np.array(self._sim.tcp_center, dtype=float)
+
+    def object_position(self) -> np.ndarray:
+        """(3,) world position of the task's (first) object: push's puck, pick-place's block."""
+        return np.array(self._sim._get_pos_objects()[:3], dtype=float)
+
     def pads(self) -> np.ndarray:
         """(2, 3) world positions of the two finger pads, the "thumb" then the "index" tip."""
         return np.stack([self._sim.data.xpos[i] for i in self._pads])

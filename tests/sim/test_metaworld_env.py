@@ -92,6 +92,19 @@ def test_step_moves_the_hand_and_counts_steps(env):
     assert env.fps == pytest.approx(80.0)
 
 
+@pytest.mark.parametrize("task, measured", [("reach-v3", "tcp_position"), ("push-v3", "object_position")])
+def test_goal_distance_is_what_meta_world_measures_between_the_goal_and_the_hand_or_object(task, measured):
+    with MetaWorldEnv(task, 0, EnvConfig(cameras=("corner",), size=32)) as e:
+        e.reset(3)
+        assert np.isnan(e.goal_distance)  # nothing measured before the first step
+        for _ in range(3):
+            e.step(np.array([0.5, 0.3, -0.2, 0.0]))
+        goal, point = e.goal_position(), getattr(e, measured)()
+        assert e.goal_distance == pytest.approx(float(np.linalg.norm(point - goal)), abs=1e-6)
+        e.reset(4)
+        assert np.isnan(e.goal_distance) and not np.allclose(e.goal_position(), goal)  # each layout has its goal
+
+
 def test_reset_is_reproducible_per_layout(env):
     first = env.reset(3)
     env.step(np.array([0.5, -0.5, 0.5, 1.0]))
