@@ -37,6 +37,8 @@ class LoopConfig:
     image_size: int = _f(64, "rendered = trained image size")
     cameras: tuple[str, ...] = _f(("corner",), "Meta-World cameras rendered, collected and fed to the policy as its "
                                   "views, in this order (the first defines the action frame)", metavar="CAMS")
+    history: tuple[float, ...] = _f((0.0,), "frames the policy reads, as seconds before now, oldest first (e.g. "
+                                    "-0.5,0: also the frame 0.5 s ago)", metavar="SECONDS")
     chunk_len: int = _f(16, "predicted steps per chunk (0.2 s at 80 Hz)")
     execute: int = _f(2, "steps of each chunk executed before predicting again")
     ensemble_w: float | None = _f(0.1, "temporal ensembling of overlapping chunks (None: off)")
@@ -102,7 +104,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
 
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=(0.0,),
+    job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=size.history,
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
                    policy_overrides=(*size.policy, *policy_overrides))
     run = out / "run"

@@ -23,14 +23,15 @@ def test_the_loops_model_training_settings_and_policy_overrides_reach_the_traine
     assert r["eval"]["episodes"] == 1 and set(r["wall"]) == {"collect", "train", "eval", "total"}
 
 
-def test_the_loops_cameras_are_collected_trained_on_and_evaluated_as_views(tmp_path):
+def test_the_loops_cameras_and_history_are_collected_trained_on_and_evaluated(tmp_path):
     loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
-                   tasks=("reach-v3",), cameras=("corner", "topview"))
+                   tasks=("reach-v3",), cameras=("corner", "topview"), history=(-0.05, 0.0))
     r = collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None)
     info = json.loads((r["data"] / "meta" / "info.json").read_text())
     assert sorted(k for k in info["features"] if k.startswith("observation.images.")) == [
         "observation.images.corner", "observation.images.topview"]
-    assert json.loads((r["run"] / "policy" / "config.json").read_text())["n_views"] == 2
+    config = json.loads((r["run"] / "policy" / "config.json").read_text())
+    assert config["n_views"] == 2 and config["n_history"] == 2  # and the loop's history frames
     assert r["eval"]["config"]["env"]["cameras"] == ["corner", "topview"] and r["eval"]["episodes"] == 1
 
 
