@@ -27,6 +27,7 @@ aimed 2 steps ahead) except for the row's lever:
     ema         the saved policy is the weights' moving average, decay 0.995 (TrainConfig.ema_decay)
     relative    the head predicts the chunk relative to the current state (policy.relative_action)
     relative-lean  the same with the lean model
+    flow        the flow-matching head instead of regression (10 integration steps per chunk)
     history     two frames: now and 0.5 s before (LoopConfig.history), e.g. for a goal the hand hides on arrival
     bf16        trained under bf16 autocast (LoopConfig.precision; fast where the CPU has native bf16)
     lean-bf16   the lean model trained under bf16 autocast
@@ -65,6 +66,7 @@ ROWS = {
     "relative": ({}, ("relative_action=true",)),
     "relative-lean": ({}, ("relative_action=true",) + LEAN),
     "history": ({"history": (-0.5, 0.0)}, ()),
+    "flow": ({}, ("head.kind=flow",)),
     "bf16": ({"precision": "bf16"}, ()),
     "lean-bf16": ({"precision": "bf16"}, LEAN),
 }
