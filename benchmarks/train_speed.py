@@ -5,7 +5,8 @@
 
 Each row trains the demo's policy (tiny VLA, regression head, one 64 px view, chunk 16) through the
 real training loop (`run_training`: DataLoader with one worker, AdamW, clipping, logging) for the
-same steps on the same dataset, adding one lever to the row before:
+same steps on the same dataset, adding one lever to the row before (the lean model in float32 builds on
+head tail, not on bf16):
 
     before        the configuration at the start of this work: every window decodes its video,
                   SDPA attention in the tiny backbone, per-tensor AdamW, the head's last layer
