@@ -34,7 +34,7 @@ def test_eval_oracle_prints_the_table_and_writes_results(tmp_path, capsys):
                  *FAST, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
-    assert lines[0].split() == ["task", "success", "n", "95%", "CI"]
+    assert lines[0].split() == ["task", "success", "n", "95%", "CI", "failures", "end"]
     assert next(line for line in lines if line.startswith("reach-v3")).split() == ["reach-v3", "100%", "2/2", "[", "34,",
                                                                                    "100]"]  # Wilson 95% at 2/2
     assert next(line for line in lines if line.startswith("mean")).split() == ["mean", "100%"]
