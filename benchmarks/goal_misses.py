@@ -36,19 +36,17 @@ def main() -> None:
     from egovla.geometry import ray_miss
     from egovla.jobs.demo import FULL
     from egovla.sim.agents import PolicyAgent
-    from egovla.sim.embodiment import GripperEmbodiment
-    from egovla.sim.evaluate import EvalConfig, run_episode
+    from egovla.sim.evaluate import episode_embodiment, run_episode
     from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
     from egovla.sim.report import provenance
 
     cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
     env_cfg = EnvConfig(cameras=cameras, size=args.size)
-    cfg = EvalConfig(tasks=(args.task,), policy=args.policy, episodes=args.episodes, env=env_cfg, seed=args.seed,
-                     max_steps=FULL.max_steps, execute=FULL.execute, ensemble_w=FULL.ensemble_w,
-                     damping=FULL.damping, lookahead=FULL.lookahead, workers=1, videos=0)
+    cfg = replace(FULL, eval_episodes=args.episodes).eval_config((args.task,), args.policy, env_cfg, 1,
+                                                                 seed=args.seed, videos=0)
     measured = "tcp_position" if args.task.startswith("reach") else "object_position"
     rows = []
-    with MetaWorldEnv(args.task, args.seed, env_cfg, replace(GripperEmbodiment(), damping=FULL.damping)) as env:
+    with MetaWorldEnv(args.task, args.seed, env_cfg, episode_embodiment(cfg)) as env:
         agent = PolicyAgent(args.policy, env.fps)
         for layout in range(args.episodes):
             r = run_episode(env, agent, layout, cfg)

@@ -62,6 +62,15 @@ class LoopConfig:
                            min_lr_ratio=0.1, seed=seed, num_workers=1, ema_decay=self.ema_decay,
                            precision=self.precision)
 
+    def eval_config(self, tasks: tuple[str, ...], policy: str, env, workers: int, **changes):
+        """The closed-loop evaluation of this loop (its episodes, step limit and controller) on `env`'s views;
+        `changes` set other EvalConfig fields (seed, videos, ...)."""
+        from egovla.sim.evaluate import EvalConfig
+
+        return EvalConfig(tasks=tasks, policy=policy, episodes=self.eval_episodes, env=env, workers=workers,
+                          max_steps=self.max_steps, execute=self.execute, ensemble_w=self.ensemble_w,
+                          damping=self.damping, lookahead=self.lookahead, **changes)
+
 
 #: The lean tiny VLA: one language-model layer and one head layer (which then runs at the step tokens only) instead
 #: of two each. `make demo` trains it: the same 79/80 on the demo's tasks as the two-layer model, at 1.65-1.85x
@@ -88,7 +97,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
 
     from egovla.jobs.train import TrainJob, run_training
     from egovla.sim.collect import CollectConfig, collect
-    from egovla.sim.evaluate import EvalConfig, evaluate
+    from egovla.sim.evaluate import evaluate
     from egovla.sim.metaworld_env import EnvConfig
 
     workers = workers or max(1, os.cpu_count() or 1)
@@ -113,10 +122,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     say(f"trained {size.steps} steps in {wall['train']:.0f} s ({train['samples_per_s']:.0f} samples/s) -> {run}")
 
     t0 = time.perf_counter()
-    ev = evaluate(EvalConfig(tasks=tasks, policy=str(run), episodes=size.eval_episodes, env=env, workers=workers,
-                             max_steps=size.max_steps, execute=size.execute,
-                             ensemble_w=size.ensemble_w, damping=size.damping, lookahead=size.lookahead),
-                  out / "eval", progress=progress)
+    ev = evaluate(size.eval_config(tasks, str(run), env, workers), out / "eval", progress=progress)
     wall["eval"] = time.perf_counter() - t0
     wall["total"] = sum(wall.values())
     return {"wall": wall, "collect": col, "train": train, "eval": ev, "data": data, "run": run}

@@ -165,16 +165,19 @@ def _agent(cfg: EvalConfig, fps: float):
     return _AGENT[1]
 
 
+def episode_embodiment(cfg: EvalConfig):
+    """The embodiment `cfg`'s episodes run with: its kind, with the controller's damping where set."""
+    embodiment = EMBODIMENTS[cfg.embodiment]()
+    return replace(embodiment, damping=cfg.damping) if cfg.damping else embodiment
+
+
 def _work(unit: tuple) -> list[dict]:
     task, seed, episodes, cfg = unit
     import torch
 
     torch.set_num_threads(1)
     out, kept = [], {True: 0, False: 0}
-    embodiment = EMBODIMENTS[cfg.embodiment]()
-    if cfg.damping:
-        embodiment = replace(embodiment, damping=cfg.damping)
-    with MetaWorldEnv(task, seed, cfg.env, embodiment) as env:
+    with MetaWorldEnv(task, seed, cfg.env, episode_embodiment(cfg)) as env:
         agent = _agent(cfg, env.fps)
         for e, layout in episodes:
             t0 = time.perf_counter()
