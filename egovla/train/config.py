@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from egovla.train.errors import ResumeMismatchError
 
-PRECISIONS = ("auto", "no", "bf16")
+PRECISIONS = ("auto", "native", "no", "bf16")
+#: CPU flags (/proc/cpuinfo) of instructions that multiply bf16 matrices in hardware
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 # Fields a resumed run may change freely: they do not touch the weights' trajectory. `steps` may be
 # raised (not lowered below the checkpoint's step) to continue training; the cosine schedule then
@@ -43,7 +46,8 @@ class TrainConfig:
                           "(warmed up as (1 + t) / (10 + t)); 0: the last weights")
     clip_norm: float | None = _f(1.0, "global gradient-norm clip ('none' or <= 0: no clipping)")
     seed: int = _f(0, "seeds initial weights, data order and the synthetic data")
-    precision: str = _f("auto", "'auto' uses bf16 where the device supports it (CUDA), else float32",
+    precision: str = _f("auto", "'auto' uses bf16 where the device supports it (CUDA), else float32; 'native' "
+                        "also on a CPU that computes bf16 in hardware (AVX512-BF16, AMX); 'no': float32",
                         choices=PRECISIONS)
     save_every: int = _f(0, "checkpoint every N steps (and at the end; 0: only the final policy)", group="run folder")
     keep_last: int = _f(2, "checkpoints to keep (<= 0 keeps all)", group="run folder")
@@ -90,13 +94,29 @@ class TrainConfig:
         return cls(**d)
 
 
-def resolve_precision(precision: str) -> str:
-    """'auto' -> 'bf16' on a CUDA device that supports it, else 'no'. 'bf16' is honoured on CPU too."""
+def cpu_computes_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX); False where it cannot be read.
+    Elsewhere bf16 autocast on the CPU is emulated and many times slower than float32."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, cuda: bool | None = None, cpu_bf16: bool | None = None) -> str:
+    """The precision a run trains in: 'auto' -> 'bf16' on a CUDA device that supports it, else 'no';
+    'native' -> 'bf16' there or on a CPU that computes bf16 in hardware, else 'no'. 'bf16' is honoured on
+    any CPU. `cuda` and `cpu_bf16` say what the machine has (None: ask torch and /proc/cpuinfo)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision != "auto":
+    if precision not in ("auto", "native"):
         return precision
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+    if cuda is None:
+        cuda = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if cuda:
+        return "bf16"
+    if precision == "native" and (cpu_computes_bf16() if cpu_bf16 is None else cpu_bf16):
         return "bf16"
     return "no"
 
