@@ -38,3 +38,13 @@ def test_the_loops_cameras_and_history_are_collected_trained_on_and_evaluated(tm
 def test_the_loops_precision_is_checked_by_the_trainer():
     with pytest.raises(ValueError, match="precision must be one of"):
         replace(QUICK, precision="fp8").train_config()
+
+
+def test_the_demo_trains_in_process_in_native_precision_and_the_other_loops_as_before():
+    from egovla.jobs.demo import FULL, PRESETS
+
+    demo = PRESETS["demo"].train_config()
+    assert demo.precision == "native" and demo.num_workers == 0
+    full = FULL.train_config()
+    assert full.precision == "no" and full.num_workers == 1  # the two-layer model's measured figures
+    assert PRESETS["mt10-reduced"].train_config().precision == "no"
