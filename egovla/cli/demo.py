@@ -9,7 +9,7 @@ from egovla.cli.common import add_set, apply_sets, command_parser
 
 DESCRIPTION = ("The main job on its default: record Meta-World's scripted experts on the demo task set (tasks whose "
                "object only the image locates), train the tiny VLA on them, and evaluate it closed-loop on unseen "
-               "object layouts. About 7 minutes on 2 CPU cores; prints the success table and where the dataset, "
+               "object layouts. About 4-7 minutes on 2 CPU cores; prints the success table and where the dataset, "
                "policy, plot and videos are.")
 
 
