@@ -52,15 +52,18 @@ class LoopConfig:
                         "CPU, else float32)")
     loader_workers: int = _f(1, "DataLoader worker processes while training (0: load in the training process, which "
                              "leaves both cores of a 2-core machine to the model when decoded episodes are cached)")
+    seed: int = _f(0, "training seed: the model's initial weights, the order of the data and its augmentation "
+                   "(collection and evaluation layouts do not depend on it)")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
     policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
                                  "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
 
-    def train_config(self, steps: int | None = None, seed: int = 0):
-        """The trainer's settings for this loop (`steps` other than the loop's, e.g. one stage of two)."""
+    def train_config(self, steps: int | None = None, seed: int | None = None):
+        """The trainer's settings for this loop (`steps` or `seed` other than the loop's, e.g. one stage of two)."""
         from egovla.train.config import TrainConfig
 
         steps = self.steps if steps is None else steps
+        seed = self.seed if seed is None else seed
         return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
                            min_lr_ratio=0.1, seed=seed, num_workers=self.loader_workers, ema_decay=self.ema_decay,
                            precision=self.precision)

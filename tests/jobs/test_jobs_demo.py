@@ -48,3 +48,9 @@ def test_the_demo_trains_in_process_in_native_precision_and_the_other_loops_as_b
     full = FULL.train_config()
     assert full.precision == "no" and full.num_workers == 1  # the two-layer model's measured figures
     assert PRESETS["mt10-reduced"].train_config().precision == "no"
+
+
+def test_the_loops_seed_reaches_the_trainer_unless_a_stage_gives_its_own():
+    assert QUICK.train_config().seed == 0
+    assert replace(QUICK, seed=3).train_config().seed == 3
+    assert replace(QUICK, seed=3).train_config(seed=5).seed == 5
