@@ -70,9 +70,8 @@ def full_last_layer(on: bool):
 def settings(row: int) -> dict:
     """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 8 = what `make demo` trains)."""
     lever = LEVERS[row]
-    if lever == "demo":
-        return {"frame_cache_mb": 1024, "attention": "eager", "fused_optimizer": DEMO.train_config().fused_optimizer,
-                "head_tail": True, "policy": DEMO.policy, "precision": resolve_precision(DEMO.precision),
+    if lever == "demo":  # the row above, with what DEMO sets on top of FULL
+        return {**settings(row - 1), "policy": DEMO.policy, "precision": resolve_precision(DEMO.precision),
                 "num_workers": DEMO.loader_workers}
     return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
             "fused_optimizer": row >= 3, "head_tail": row >= 4, "policy": LEAN if row >= 6 else (),
@@ -86,7 +85,7 @@ def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
     job = TrainJob(datasets=(str(data),), head="regression", eval_samples=0, history=(0.0,), chunk_len=16,
                    holdout=0.0, frame_cache_mb=s["frame_cache_mb"],
                    policy_overrides=(f"backbone.attention={s['attention']}", *s["policy"]))
-    cfg = replace((DEMO if LEVERS[row] == "demo" else FULL).train_config(steps), batch_size=batch,
+    cfg = replace(FULL.train_config(steps), batch_size=batch,
                   fused_optimizer=s["fused_optimizer"], log_every=max(1, steps // 4), precision=s["precision"],
                   num_workers=s["num_workers"])
     with full_last_layer(not s["head_tail"]):
