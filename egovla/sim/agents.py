@@ -120,10 +120,10 @@ class ExpertOracle:
         self.open_distance, self.closed_distance = open_distance, closed_distance
 
     def reset(self, env: MetaWorldEnv) -> None:
-        from metaworld.policies import ENV_POLICY_MAP
+        from egovla.sim.experts import scripted_expert
 
         self.env = env
-        self.expert = ENV_POLICY_MAP[env.task]()
+        self.expert = scripted_expert(env)
 
     def observe(self, obs: dict) -> None:
         pass

@@ -1,4 +1,5 @@
-"""Scripted demonstrations: Meta-World's expert policies, recorded as a LeRobot v3 dataset.
+"""Scripted demonstrations: Meta-World's expert policies (`egovla.sim.experts`), recorded as a LeRobot
+v3 dataset.
 
 Each episode is one (seed, layout) pair: episode e of a task runs on seed `seed + e // LAYOUTS`,
 layout `e % LAYOUTS`, so a dataset is reproducible and evaluation can pick disjoint seeds. An
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from egovla import spaces
 from egovla.sim.embodiment import GRIPPER_MASK
+from egovla.sim.experts import EXPERTS, scripted_expert
 from egovla.sim.metaworld_env import LAYOUTS, MAX_STEPS, EnvConfig, MetaWorldEnv
 from egovla.sim.tasks import parse_tasks
 
@@ -57,7 +59,13 @@ class CollectConfig:
     seed: int = field(default=0, metadata={"help": "first environment seed"})
     workers: int = field(default_factory=default_workers, metadata={"help": "processes running episodes (default: "
                                                                             "one per CPU core)", "metavar": "N"})
+    task_episodes: tuple[str, ...] = field(default=(), metadata={
+        "help": "episodes tried for some tasks instead of --episodes, TASK=N,... (e.g. reach-v3=100)",
+        "metavar": "TASK=N"})
     settle_steps: int = field(default=10, metadata={"help": "steps recorded after the first success"})
+    expert: str = field(default="tcp", metadata={
+        "help": "scripted expert: 'tcp' (Meta-World's policies, reach aimed so the fingertip centre it scores lands "
+                "on the goal), 'metaworld' (as shipped: reach stalls 4.5 cm off the goal)", "choices": EXPERTS})
     codec: str = field(default="h264", metadata={"help": "video codec", "choices": ("h264", "av1")})
     crf: int | None = field(default=0, metadata={
         "help": "video quality (0 with yuv444p: lossless; 'none': the codec's default, 23 for h264). Lossy video "
@@ -70,14 +78,24 @@ class CollectConfig:
             raise ValueError(f"episodes: expected >= 1, got {self.episodes}")
         if self.workers < 1:
             raise ValueError(f"workers: expected >= 1, got {self.workers}")
+        self.episodes_per_task()  # raises for a malformed or foreign task_episodes entry
+
+    def episodes_per_task(self) -> dict[str, int]:
+        """Episodes tried per task: `episodes`, or the task's own count from `task_episodes`."""
+        out = dict.fromkeys(self.tasks, self.episodes)
+        for text in self.task_episodes:
+            task, _, n = text.rpartition("=")
+            if task not in out or not n.isdigit() or int(n) < 1:
+                raise ValueError(f"task_episodes {text!r}: expected TASK=N with N >= 1 and TASK one of {list(out)}")
+            out[task] = int(n)
+        return out
 
 
-def run_expert(env: MetaWorldEnv, layout: int, settle_steps: int) -> dict:
-    """One expert episode; returns per-step arrays (T frames) and whether it succeeded."""
-    from metaworld.policies import ENV_POLICY_MAP
-
-    expert = ENV_POLICY_MAP[env.task]()
+def run_expert(env: MetaWorldEnv, layout: int, settle_steps: int, expert: str = "tcp") -> dict:
+    """One episode of the `expert` (`egovla.sim.experts`); returns per-step arrays (T frames) and whether it
+    succeeded."""
     obs = env.reset(layout)
+    expert = scripted_expert(env, expert)
     frames = {c: [] for c in env.config.cameras}
     states, raws, actions = [], [], []
     success_at = None
@@ -105,7 +123,7 @@ def run_expert(env: MetaWorldEnv, layout: int, settle_steps: int) -> dict:
 
 def _work(unit: tuple) -> list[dict]:
     """Worker: a run of episodes of one task on one seed (the environment is built once)."""
-    task, seed, layouts, env_cfg, settle = unit
+    task, seed, layouts, env_cfg, settle, expert = unit
     import torch
 
     torch.set_num_threads(1)
@@ -115,19 +133,20 @@ def _work(unit: tuple) -> list[dict]:
                   for c in env_cfg.cameras}
         for layout in layouts:
             t0 = time.perf_counter()
-            ep = run_expert(env, layout, settle)
+            ep = run_expert(env, layout, settle, expert)
             ep.update(task=task, seed=seed, layout=layout, instruction=env.instruction, camera=camera,
                       fps=env.fps, seconds=time.perf_counter() - t0)
             out.append(ep)
     return out
 
 
-def episode_groups(tasks, episodes: int, base_seed: int, per_group: int = 5) -> list[tuple]:
-    """Work units (task, seed, [(episode, layout), ...]): runs of episodes sharing one environment."""
+def episode_groups(tasks, episodes: int | dict[str, int], base_seed: int, per_group: int = 5) -> list[tuple]:
+    """Work units (task, seed, [(episode, layout), ...]): runs of episodes sharing one environment; `episodes` is
+    the count per task, the same for all or by task name."""
     groups = []
     for task in tasks:
         by_seed: dict[int, list] = {}
-        for e in range(episodes):
+        for e in range(episodes[task] if isinstance(episodes, dict) else episodes):
             s, layout = episode_seed(base_seed, e)
             by_seed.setdefault(s, []).append((e, layout))
         for s, eps in by_seed.items():
@@ -136,8 +155,8 @@ def episode_groups(tasks, episodes: int, base_seed: int, per_group: int = 5) -> 
 
 
 def _units(cfg: CollectConfig) -> list[tuple]:
-    return [(task, s, [layout for _, layout in eps], cfg.env, cfg.settle_steps)
-            for task, s, eps in episode_groups(cfg.tasks, cfg.episodes, cfg.seed)]
+    return [(task, s, [layout for _, layout in eps], cfg.env, cfg.settle_steps, cfg.expert)
+            for task, s, eps in episode_groups(cfg.tasks, cfg.episodes_per_task(), cfg.seed)]
 
 
 def map_units(fn, units: list, workers: int):
@@ -171,7 +190,7 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
     steps = 0
     t0 = time.perf_counter()
     units = _units(cfg)
-    bar = tqdm(total=cfg.episodes * len(cfg.tasks), desc="collect", unit="ep", disable=not progress)
+    bar = tqdm(total=sum(cfg.episodes_per_task().values()), desc="collect", unit="ep", disable=not progress)
     writer = None
     try:
         for result in map_units(_work, units, min(cfg.workers, len(units))):
@@ -206,7 +225,7 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
     wall = time.perf_counter() - t0
     summary = {
         "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras), "fps": fps},
-        "camera": camera, "seed": cfg.seed, "settle_steps": cfg.settle_steps,
+        "camera": camera, "seed": cfg.seed, "settle_steps": cfg.settle_steps, "expert": cfg.expert,
         "success_rate": {t: kept[t] / attempts[t] for t in cfg.tasks},
         "episodes_kept": kept, "episodes_tried": attempts,
         "steps": steps, "seconds": wall, "steps_per_s": steps / wall, "episodes": episodes,

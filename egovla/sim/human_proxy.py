@@ -117,10 +117,10 @@ def head_motion(cfg: HumanProxyConfig, steps: int, fps: float, rng: np.random.Ge
 def run_human_episode(env: MetaWorldEnv, layout: int, cfg: HumanProxyConfig, rng: np.random.Generator) -> dict:
     """One expert episode seen from the moving head camera; EgoDex-shaped arrays and whether it succeeded."""
     import mujoco
-    from metaworld.policies import ENV_POLICY_MAP
+    from egovla.sim.experts import scripted_expert
 
-    expert = ENV_POLICY_MAP[env.task]()
     obs = env.reset(layout)
+    expert = scripted_expert(env)
     model, data, cam = env.sim_model, env.sim_data, env.camera_id(cfg.camera)
     pos0, quat0 = model.cam_pos[cam].copy(), model.cam_quat[cam].copy()
     R0 = geometry.matrix_from_quat(quat0)

@@ -184,3 +184,18 @@ def test_task_names_with_or_without_the_version():
 def test_bad_task_names_raise(spec, message):
     with pytest.raises(ValueError, match=message):
         parse_tasks(spec)
+
+
+def test_a_task_can_have_its_own_episode_count(tmp_path):
+    cfg = CollectConfig(tasks=("reach-v3", "button-press-topdown-v3"), episodes=1, task_episodes=("reach-v3=2",),
+                        env=EnvConfig(size=32), workers=1)
+    summary = collect(cfg, tmp_path / "d", progress=False)
+    assert summary["episodes_tried"] == {"reach-v3": 2, "button-press-topdown-v3": 1}
+    assert [(e["task"], e["layout"]) for e in summary["episodes"]] == [
+        ("reach-v3", 0), ("reach-v3", 1), ("button-press-topdown-v3", 0)]
+
+
+@pytest.mark.parametrize("entry", ["push-v3=3", "reach-v3=0", "reach-v3", "reach-v3=many"])
+def test_an_episode_count_for_a_task_not_collected_or_not_a_count_is_named(entry):
+    with pytest.raises(ValueError, match="task_episodes"):
+        CollectConfig(tasks=("reach-v3",), task_episodes=(entry,))
