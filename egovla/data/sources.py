@@ -4,7 +4,7 @@ Every dataset is cut into training windows with the same `WindowConfig`; the fir
 the spaces (state/action widths, image size) and the others are mapped into them; cameras are
 padded to the largest rig. The last `holdout` fraction of each dataset's episodes (at least one,
 when it has two or more) is held out for offline evaluation; several datasets become a weighted
-`Mixture`.
+`Mixture`. Per-task weights (`WindowConfig.task_weights`) reweigh the training windows only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from egovla.data.lerobot.reader import LeRobotReader
 from egovla.data.mixture import Mixture
+from egovla.data.task_weights import task_weight_map
 from egovla.data.windows import WindowConfig, WindowDataset
 
 
@@ -39,12 +40,17 @@ def open_sources(paths: list[str], weights: list[float], window: WindowConfig, h
         window, n_views=window.n_views or max(cams), image_size=window.image_size or first.image_hw,
         state_dim=window.state_dim or first.state_map.dim, action_dim=window.action_dim or first.action_map.dim,
     )
+    unknown = set(task_weight_map(window.task_weights)) - {t for r in readers for t in r.tasks}
+    if unknown:
+        raise ValueError(f"task weight(s) for {sorted(unknown)}: no such task in the datasets (their tasks: "
+                         f"{sorted({t for r in readers for t in r.tasks})})")
+    held_cfg = dataclasses.replace(cfg, task_weights=())  # held-out error is measured on the data as it is
     trains, helds, held_weights = [], [], []
     for r, w in zip(readers, weights):
         tr_eps, ho_eps = split_episodes(len(r.episodes), holdout)
         trains.append(WindowDataset(r, cfg, tr_eps))
         if ho_eps:
-            helds.append(WindowDataset(r, cfg, ho_eps))
+            helds.append(WindowDataset(r, held_cfg, ho_eps))
             held_weights.append(w)
     if len(trains) == 1:
         train = trains[0]

@@ -28,6 +28,7 @@ import numpy as np
 from egovla import spaces
 from egovla.data.frame_cache import FrameCache
 from egovla.data.lerobot.reader import LeRobotReader
+from egovla.data.task_weights import task_weight_map, weight_frames
 from egovla.observation import history_offsets, resize_frames
 
 EGOVLA_HISTORY = (-1.0, -0.8, -0.6, -0.4, -0.2, 0.0)
@@ -45,8 +46,11 @@ class WindowConfig:
     action_dim: int | None = None
     n_views: int | None = None  # pad with blank, masked views up to this many (mixtures of rigs)
     frame_cache_mb: float = 1024  # decoded, resized episodes kept in memory per process (0: decode every window)
+    task_weights: tuple[str, ...] = ()  # 'TASK=WEIGHT': the task's frames listed WEIGHT times (`task_weights`)
 
     def __post_init__(self) -> None:
+        self.task_weights = tuple(self.task_weights)
+        task_weight_map(self.task_weights)  # raises for malformed or repeated entries
         self.history = tuple(float(h) for h in self.history)
         history_offsets(self.history, 1.0)  # raises for offsets that are not seconds <= 0, oldest first
         if self.chunk_len <= 0:
@@ -128,6 +132,8 @@ class WindowDataset:
         if cfg.action_key + "_keep" in cols:
             keep = reader.column(cfg.action_key + "_keep").reshape(-1) > 0
             self.frames = self.frames[keep[self.frames]]
+        if cfg.task_weights:
+            self.frames = weight_frames(self.frames, self.frame_tasks(self.frames), task_weight_map(cfg.task_weights))
         self.n_views = cfg.n_views or len(self.cameras)
         if self.n_views < len(self.cameras):
             raise ValueError(f"{reader.root}: has {len(self.cameras)} cameras, more than n_views={self.n_views}")
@@ -139,6 +145,10 @@ class WindowDataset:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def frame_tasks(self, frames: np.ndarray) -> np.ndarray:
+        """The task string of each of the dataset's global frame indices `frames`."""
+        return np.asarray([self.reader.task_at(int(i)) for i in frames], dtype=object)
 
     def locate(self, i: int) -> tuple[int, int]:
         ep = int(self.reader.episode_of[i])

@@ -74,6 +74,9 @@ class TrainJob:
     cameras: tuple[str, ...] | None = _f(None, "LeRobot: comma-separated camera features (default: all)",
                                          metavar="C1,C2")
     holdout: float = _f(0.1, "LeRobot: fraction of each dataset's episodes (the last ones) held out for evaluation")
+    task_weights: tuple[str, ...] = _f((), "LeRobot: sample a task's windows WEIGHT times as often as its share of "
+                                       "the frames gives (e.g. --task-weight 'push the puck to the goal=2')",
+                                       flag="--task-weight", repeat=True, metavar="TASK=WEIGHT")
     samples: int = _f(20_000, "synthetic: number of training samples")
     image_size: int | None = _f(None, "square image side in pixels (synthetic: default 64; LeRobot: default the "
                                 "stored size)", metavar="PX")
@@ -104,7 +107,8 @@ class TrainJob:
         """How LeRobot datasets are cut into samples."""
         size = self.image_size
         return WindowConfig(history=self.history, chunk_len=self.chunk_len or 30, cameras=self.cameras,
-                            image_size=(size, size) if size else None, frame_cache_mb=self.frame_cache_mb)
+                            image_size=(size, size) if size else None, frame_cache_mb=self.frame_cache_mb,
+                            task_weights=self.task_weights)
 
     def synthetic(self, seed: int) -> SyntheticConfig:
         return SyntheticConfig(size=self.samples, seed=seed, image_size=self.image_size or 64,
@@ -221,6 +225,8 @@ def run_record(job: TrainJob, dataset) -> RunRecord:
     for spec, d in zip(specs, parts):
         spec.update({"fps": d.reader.fps, "cameras": d.cameras, "frames": len(d),
                      "state_key": d.cfg.state_key, "action_key": d.cfg.action_key})
+        if d.cfg.task_weights:  # then "frames" counts the training windows as weighted
+            spec["task_weights"] = list(d.cfg.task_weights)
     first = parts[0]
     return RunRecord(history_s=tuple(first.cfg.history),
                      cameras=tuple(c.removeprefix(CAMERA_PREFIX) for c in first.cameras),
