@@ -29,6 +29,13 @@ class LoopConfig:
     """One collect -> train -> evaluate loop on Meta-World, sized for a machine. `PRESETS` names some."""
 
     episodes: int = _f(25, "expert episodes collected per task")
+    task_episodes: tuple[str, ...] = _f((), "expert episodes for some tasks instead of `episodes`, TASK=N,... "
+                                        "(e.g. reach-v3=100)", metavar="TASK=N")
+    expert: str = _f("tcp", "scripted expert: 'tcp' (reach aimed by the fingertip centre it is scored at) or "
+                     "'metaworld' (Meta-World's policies as shipped; reach stalls 4.5 cm off its goal)",
+                     choices=("tcp", "metaworld"))
+    settle_steps: int = _f(10, "steps recorded after the expert's first success (reach's expert then closes the "
+                           "last 3 cm to the goal in about 30 more)")
     steps: int = _f(2200, "optimizer steps")
     batch_size: int = _f(32, "samples per optimizer step")
     eval_episodes: int = _f(20, "closed-loop episodes per task, on unseen layouts")
@@ -54,6 +61,9 @@ class LoopConfig:
                              "leaves both cores of a 2-core machine to the model when decoded episodes are cached)")
     seed: int = _f(0, "training seed: the model's initial weights, the order of the data and its augmentation "
                    "(collection and evaluation layouts do not depend on it)")
+    task_weights: tuple[str, ...] = _f((), "sample a task's training windows WEIGHT times as often as its share of "
+                                       "the frames gives, TASK=WEIGHT,... (e.g. push-v3=2,reach-v3=3); others 1",
+                                       metavar="WEIGHTS")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
     policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
                                  "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
@@ -67,6 +77,19 @@ class LoopConfig:
         return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
                            min_lr_ratio=0.1, seed=seed, num_workers=self.loader_workers, ema_decay=self.ema_decay,
                            precision=self.precision)
+
+    def instruction_weights(self, tasks: tuple[str, ...]) -> tuple[str, ...]:
+        """`task_weights` keyed by the tasks' instructions, as the training data names them."""
+        from egovla.data.task_weights import parse_task_weight
+        from egovla.sim.tasks import INSTRUCTIONS
+
+        out = []
+        for text in self.task_weights:
+            task, w = parse_task_weight(text)
+            if task not in tasks:
+                raise ValueError(f"loop.task_weights: {task!r} is not one of the loop's tasks {list(tasks)}")
+            out.append(f"{INSTRUCTIONS[task]}={w:g}")
+        return tuple(out)
 
     def eval_config(self, tasks: tuple[str, ...], policy: str, env, workers: int, **changes):
         """The closed-loop evaluation of this loop (its episodes, step limit and controller) on `env`'s views;
@@ -113,7 +136,9 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     wall = {}
     t0 = time.perf_counter()
     data = out / "data"
-    col = collect(CollectConfig(tasks=tasks, episodes=size.episodes, env=env, workers=workers), data,
+    col = collect(CollectConfig(tasks=tasks, episodes=size.episodes, env=env, workers=workers,
+                                task_episodes=size.task_episodes, settle_steps=size.settle_steps,
+                                expert=size.expert), data,
                   overwrite=True, progress=progress)
     wall["collect"] = time.perf_counter() - t0
     say(f"collected {sum(col['episodes_kept'].values())} episodes ({col['steps']} steps) in "
@@ -123,6 +148,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=size.history,
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
+                   task_weights=size.instruction_weights(tasks),
                    policy_overrides=(*size.policy, *policy_overrides))
     run = out / "run"
     train = run_training(job, size.train_config(), run, resume=False, progress=progress)
@@ -165,8 +191,9 @@ def run_demo(cfg: DemoConfig, loop: LoopConfig | None = None) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     model = ", ".join((f"{head} head", f"{size.steps} steps", *size.policy))
+    own = f" ({', '.join(size.task_episodes)})" if size.task_episodes else ""
     print(f"egovla demo ({'quick' if quick else cfg.preset}) on Meta-World: {', '.join(tasks)}\n"
-          f"collect {size.episodes} expert demonstrations per task -> train the tiny VLA ({model}) -> evaluate "
+          f"collect {size.episodes} expert demonstrations per task{own} -> train the tiny VLA ({model}) -> evaluate "
           f"{size.eval_episodes} closed-loop episodes per task on unseen layouts", flush=True)
     r = collect_train_eval(out, tasks, size, head, cfg.workers, cfg.progress, say=lambda m: print(m, flush=True))
     wall, ev = r["wall"], r["eval"]

@@ -54,3 +54,25 @@ def test_the_loops_seed_reaches_the_trainer_unless_a_stage_gives_its_own():
     assert QUICK.train_config().seed == 0
     assert replace(QUICK, seed=3).train_config().seed == 3
     assert replace(QUICK, seed=3).train_config(seed=5).seed == 5
+
+
+def test_the_loops_task_weights_name_its_tasks_by_instruction():
+    from egovla.sim.tasks import INSTRUCTIONS
+
+    loop = replace(QUICK, task_weights=("reach-v3=2.5",))
+    assert loop.instruction_weights(("reach-v3", "push-v3")) == (f"{INSTRUCTIONS['reach-v3']}=2.5",)
+    with pytest.raises(ValueError, match="not one of the loop's tasks"):
+        loop.instruction_weights(("push-v3",))
+
+
+def test_the_loops_settle_steps_and_task_weights_reach_collection_and_training(tmp_path):
+    tasks = ("reach-v3", "button-press-topdown-v3")
+    loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
+                   tasks=tasks, settle_steps=3, task_weights=("reach-v3=2",))
+    r = collect_train_eval(tmp_path, tasks, loop, workers=1, progress=False, say=lambda m: None)
+    eps = {e["task"]: e for e in r["collect"]["episodes"]}
+    assert r["collect"]["settle_steps"] == 3 and r["collect"]["expert"] == "tcp"
+    assert all(e["length"] == e["success_step"] + 3 for e in eps.values())
+    spec = json.loads((r["run"] / "run.json").read_text())["datasets"][0]
+    assert spec["frames"] == 2 * eps["reach-v3"]["length"] + eps["button-press-topdown-v3"]["length"]
+    assert spec["task_weights"] == ["reach the goal=2"]
