@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from egovla.sim.experts import EXPERTS
 from egovla.sim.tasks import DEMO_TASKS, MT10, parse_tasks
 
 
@@ -33,7 +34,7 @@ class LoopConfig:
                                         "(e.g. reach-v3=100)", metavar="TASK=N")
     expert: str = _f("tcp", "scripted expert: 'tcp' (reach aimed by the fingertip centre it is scored at) or "
                      "'metaworld' (Meta-World's policies as shipped; reach stalls 4.5 cm off its goal)",
-                     choices=("tcp", "metaworld"))
+                     choices=EXPERTS)
     settle_steps: int = _f(10, "steps recorded after the expert's first success (reach's expert then closes the "
                            "last 3 cm to the goal in about 30 more)")
     steps: int = _f(2200, "optimizer steps")
