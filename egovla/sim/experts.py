@@ -2,8 +2,8 @@
 
 Meta-World's reach policies steer the hand body (its observation's first three numbers) onto the
 goal, but the reach tasks measure success at the TCP, the point between the fingertips, which hangs
-4.5 cm below the hand. Their demonstrations therefore stall 4-4.6 cm from the goal, inside the
-5 cm success radius by a few millimetres, and a policy that imitates them to within a centimetre
+4.5 cm below the hand. Their demonstrations therefore stall 3.9-4.6 cm from the goal, inside the
+5 cm success radius by 4-11 mm, and a policy that imitates them to within a centimetre
 still misses. The `tcp` expert (the default) gives the same policy the goal moved by the hand's
 offset from the TCP, so the TCP, the point that is scored, lands on the goal.
 """
