@@ -39,6 +39,7 @@ OPTIONAL = (IMAGE_MASK, STATE_MASK)
 KEYS = (IMAGES, IMAGE_MASK, INSTRUCTION, STATE, STATE_MASK)
 ALIASES = {"prompt": INSTRUCTION}  # openpi's clients send the instruction as `prompt`
 TARGET_KEYS = ("action", "action_mask")  # a training sample's targets: ignored by the check
+AUX_KEYS = ("aux", "aux_mask")  # a training sample's optional auxiliary targets (`PolicyConfig.aux_dim`): ignored too
 #: Instructions longer than this many bytes per allowed token are refused before tokenizing.
 BYTES_PER_TOKEN_LIMIT = 16
 
@@ -139,7 +140,7 @@ def check_observation(obs: Mapping[str, Any], spec: ObservationSpec | None = Non
     bad = [k for k in obs if not isinstance(k, str)]
     if bad:
         raise ObservationError(f"keys must be strings, got {bad[0]!r:.40}")
-    out = {k: v for k, v in obs.items() if k not in TARGET_KEYS}
+    out = {k: v for k, v in obs.items() if k not in TARGET_KEYS + AUX_KEYS}
     for alias, key in ALIASES.items():
         if alias in out:
             if key in out:

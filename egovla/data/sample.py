@@ -7,6 +7,8 @@ state_mask) plus its targets (H future steps, D action dims):
 |----------------|---------|---------|--------------------------------------------------------|
 | `action`       | float32 | (H, D)  | the future chunk, in the current camera frame          |
 | `action_mask`  | bool    | (H, D)  | False where a target is missing / padded / untracked   |
+| `aux`          | float32 | (A,)    | optional: auxiliary targets (e.g. object positions)    |
+| `aux_mask`     | bool    | (A,)    | with `aux`: False where an auxiliary target is missing |
 
 Datasets return numpy arrays or torch tensors; `collate` turns a list of samples into a batch of
 tensors (every array gains a leading batch dimension, `instruction` becomes a list).

@@ -2,7 +2,7 @@
 
 `compute_stats(dataset)` reads up to `max_samples` samples (evenly spread over the dataset) and
 returns `{"state": {...}, "action": {...}}` (and "action_relative", each chunk step minus the state, masked
-entries as 0, when state and action share one layout) (datasets with a `vectors(i)` method are read without
+entries as 0, when state and action share one layout; "aux", the auxiliary targets, when samples have them) (datasets with a `vectors(i)` method are read without
 decoding images) with per-dim lists of mean, std, min, max, q01, q99 and
 the count of supervised values; masked entries are left out, action stats pool all chunk steps.
 """
@@ -61,7 +61,7 @@ def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[
     if n == 0:
         raise ValueError("compute_stats: the dataset is empty")
     idx = np.unique(np.linspace(0, n - 1, min(n, max_samples)).round().astype(int))
-    states, state_masks, actions, action_masks = [], [], [], []
+    states, state_masks, actions, action_masks, aux, aux_masks = [], [], [], [], [], []
     for i in idx:
         s = dataset.vectors(int(i)) if hasattr(dataset, "vectors") else dataset[int(i)]
         states.append(np.asarray(s["state"], dtype=np.float32))
@@ -69,6 +69,9 @@ def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[
         a = np.asarray(s["action"], dtype=np.float32)
         actions.append(a)
         action_masks.append(np.asarray(s["action_mask"], dtype=bool))
+        if "aux" in s:
+            aux.append(np.asarray(s["aux"], dtype=np.float32))
+            aux_masks.append(np.asarray(s["aux_mask"], dtype=bool))
     a, am = np.concatenate(actions), np.concatenate(action_masks)
     out = {
         "state": vector_stats(np.stack(states), np.stack(state_masks)),
@@ -78,4 +81,7 @@ def compute_stats(dataset: Sequence, max_samples: int = 2000) -> dict[str, dict[
         anchors = [np.where(m, s, 0.0)[None] for s, m in zip(states, state_masks)]
         d = np.concatenate([x - anchor for x, anchor in zip(actions, anchors)])
         out["action_relative"] = vector_stats(d, am & np.isfinite(d))
+    if aux:
+        x = np.stack(aux)
+        out["aux"] = vector_stats(x, np.stack(aux_masks) & np.isfinite(x))
     return out

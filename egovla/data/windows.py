@@ -15,6 +15,9 @@ for global frame i:
   the first dims. An optional `<key>_mask` feature (0/1 per dim) masks more.
 - An optional `<action_key>_keep` feature (0/1 per frame) leaves frames out as samples (human video:
   frames whose chunk is mostly untracked); they still serve as history and chunk steps.
+- With `aux_key` (e.g. Meta-World's `observation.environment_state`), `aux` holds that vector's `aux_dims` at
+  the frame (default: the task's first object and its goal, dims 4-6 and 36-38): targets of an auxiliary loss
+  that only training reads (`PolicyConfig.aux_dim`). A dataset without the feature yields them masked out.
 - Decoded episodes are kept at the training size (`frame_cache_mb`, per process; see
   `egovla.data.frame_cache`): the frames are the same, only decoded once.
 """
@@ -32,6 +35,8 @@ from egovla.data.task_weights import task_weight_map, weight_frames
 from egovla.observation import history_offsets, resize_frames
 
 EGOVLA_HISTORY = (-1.0, -0.8, -0.6, -0.4, -0.2, 0.0)
+#: Meta-World's 39-D observation: the first object's position (4-6) and the goal's (36-38), world frame.
+AUX_DIMS = (4, 5, 6, 36, 37, 38)
 
 
 @dataclass
@@ -47,6 +52,8 @@ class WindowConfig:
     n_views: int | None = None  # pad with blank, masked views up to this many (mixtures of rigs)
     frame_cache_mb: float = 1024  # decoded, resized episodes kept in memory per process (0: decode every window)
     task_weights: tuple[str, ...] = ()  # 'TASK=WEIGHT': the task's frames listed WEIGHT times (`task_weights`)
+    aux_key: str | None = None  # a per-frame vector whose `aux_dims` are auxiliary training targets (None: none)
+    aux_dims: tuple[int, ...] = AUX_DIMS
 
     def __post_init__(self) -> None:
         self.task_weights = tuple(self.task_weights)
@@ -55,6 +62,9 @@ class WindowConfig:
         history_offsets(self.history, 1.0)  # raises for offsets that are not seconds <= 0, oldest first
         if self.chunk_len <= 0:
             raise ValueError(f"chunk_len must be positive, got {self.chunk_len}")
+        self.aux_dims = tuple(int(d) for d in self.aux_dims)
+        if self.aux_key is not None and (not self.aux_dims or min(self.aux_dims) < 0):
+            raise ValueError(f"aux_dims must be non-negative indices, got {self.aux_dims}")
 
 
 class SpaceMap:
@@ -120,6 +130,7 @@ class WindowDataset:
         self.action = reader.column(cfg.action_key)
         cols = reader.vector_keys()
         self.state_mask = reader.column(cfg.state_key + "_mask") if cfg.state_key + "_mask" in cols else None
+        self.aux = self._aux_column(cols) if cfg.aux_key else None
         self.action_mask = reader.column(cfg.action_key + "_mask") if cfg.action_key + "_mask" in cols else None
         self.starts = np.array([e.start for e in reader.episodes])
         self.lengths = np.array([e.length for e in reader.episodes])
@@ -150,6 +161,17 @@ class WindowDataset:
         """The task string of each of the dataset's global frame indices `frames`."""
         return np.asarray([self.reader.task_at(int(i)) for i in frames], dtype=object)
 
+    def _aux_column(self, cols) -> np.ndarray | None:
+        """The auxiliary targets of every frame (N, A), or None when the dataset has no `aux_key` feature."""
+        key, dims = self.cfg.aux_key, np.asarray(self.cfg.aux_dims)
+        if key not in cols:
+            return None
+        col = self.reader.column(key).reshape(len(self.state), -1)
+        if dims.max() >= col.shape[1]:
+            raise ValueError(f"{self.reader.root}: {key!r} has {col.shape[1]} dims; aux_dims {self.cfg.aux_dims} "
+                             f"reach past them")
+        return col[:, dims].astype(np.float32)
+
     def locate(self, i: int) -> tuple[int, int]:
         ep = int(self.reader.episode_of[i])
         return ep, i - int(self.starts[ep])
@@ -171,8 +193,13 @@ class WindowDataset:
             raw_mask = None if self.action_mask is None else self.action_mask[rows]
             action, action_mask = self.action_map(self.action[rows], raw_mask)
             action_mask[t + np.arange(h) >= n] = False
-        return {"instruction": self.reader.task_at(i), "state": state, "state_mask": state_mask,
-                "action": action, "action_mask": action_mask}
+        out = {"instruction": self.reader.task_at(i), "state": state, "state_mask": state_mask,
+               "action": action, "action_mask": action_mask}
+        if self.cfg.aux_key:
+            n_aux = len(self.cfg.aux_dims)
+            aux = self.aux[i] if self.aux is not None else np.zeros(n_aux, dtype=np.float32)
+            out["aux"], out["aux_mask"] = aux, np.full(n_aux, self.aux is not None) & np.isfinite(aux)
+        return out
 
     def __getitem__(self, j: int) -> dict:
         sample = self.vectors(int(j))

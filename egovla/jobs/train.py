@@ -18,7 +18,7 @@ import torch
 from egovla.config import apply_overrides
 from egovla.data.stats import compute_stats
 from egovla.data.synthetic import SyntheticConfig, SyntheticDataset
-from egovla.data.windows import EGOVLA_HISTORY, WindowConfig
+from egovla.data.windows import AUX_DIMS, EGOVLA_HISTORY, WindowConfig
 from egovla.model.backbone import BackboneConfig
 from egovla.model.config import HeadConfig, PolicyConfig
 from egovla.model.policy import HEADS, Policy
@@ -77,6 +77,12 @@ class TrainJob:
     task_weights: tuple[str, ...] = _f((), "LeRobot: sample a task's windows WEIGHT times as often as its share of "
                                        "the frames gives (e.g. --task-weight 'push the puck to the goal=2')",
                                        flag="--task-weight", repeat=True, metavar="TASK=WEIGHT")
+    aux_key: str | None = _f(None, "LeRobot: a per-frame vector feature whose --aux-dims the policy also learns to "
+                             "predict from its action query tokens, during training only (e.g. "
+                             "observation.environment_state: where Meta-World's object and goal are)", metavar="KEY")
+    aux_dims: tuple[int, ...] = _f(AUX_DIMS, "LeRobot: the dims of --aux-key that are targets (default: Meta-World's "
+                                   "first object and goal positions)", metavar="I,J,...")
+    aux_weight: float = _f(1.0, "weight of the auxiliary loss against the action loss", group="model")
     samples: int = _f(20_000, "synthetic: number of training samples")
     image_size: int | None = _f(None, "square image side in pixels (synthetic: default 64; LeRobot: default the "
                                 "stored size)", metavar="PX")
@@ -108,7 +114,7 @@ class TrainJob:
         size = self.image_size
         return WindowConfig(history=self.history, chunk_len=self.chunk_len or 30, cameras=self.cameras,
                             image_size=(size, size) if size else None, frame_cache_mb=self.frame_cache_mb,
-                            task_weights=self.task_weights)
+                            task_weights=self.task_weights, aux_key=self.aux_key, aux_dims=self.aux_dims)
 
     def synthetic(self, seed: int) -> SyntheticConfig:
         return SyntheticConfig(size=self.samples, seed=seed, image_size=self.image_size or 64,
@@ -161,7 +167,8 @@ def initial_policy(job: TrainJob, train_set, seed: int) -> Policy:
     from egovla.runs import policy_dir
 
     init = Policy.from_pretrained(policy_dir(job.init))
-    data_fields = ("n_history", "n_views", "image_height", "image_width", "chunk_len", "state_dim", "action_dim")
+    data_fields = ("n_history", "n_views", "image_height", "image_width", "chunk_len", "state_dim", "action_dim",
+                   "aux_dim")
     wrong = [f"{k} {getattr(fresh, k)} here, {getattr(init.config, k)} there" for k in data_fields
              if getattr(fresh, k) != getattr(init.config, k)]
     if wrong:
@@ -208,11 +215,12 @@ def build_policy_config(job: TrainJob, sample: dict | None = None, instructions:
         t, v, _, h, w = sample["images"].shape
         chunk, a_dim = sample["action"].shape
         s_dim = sample["state"].shape[0]
+    aux_dim = int(sample["aux"].shape[0]) if sample is not None and "aux" in sample else 0
     if instructions and backbone.kind == "tiny":
         backbone.max_text_len = max(backbone.max_text_len, max(len(x.encode()) for x in instructions) + 2)
     cfg = PolicyConfig(backbone=backbone, head=HeadConfig(kind=job.head), n_history=int(t), n_views=int(v),
                        image_height=int(h), image_width=int(w), chunk_len=int(chunk), state_dim=int(s_dim),
-                       action_dim=int(a_dim))
+                       action_dim=int(a_dim), aux_dim=aux_dim, aux_weight=job.aux_weight)
     return apply_overrides(cfg, list(job.policy_overrides))
 
 
@@ -227,6 +235,8 @@ def run_record(job: TrainJob, dataset) -> RunRecord:
                      "state_key": d.cfg.state_key, "action_key": d.cfg.action_key})
         if d.cfg.task_weights:  # then "frames" counts the training windows as weighted
             spec["task_weights"] = list(d.cfg.task_weights)
+        if d.cfg.aux_key:
+            spec.update(aux_key=d.cfg.aux_key, aux_dims=list(d.cfg.aux_dims), has_aux=d.aux is not None)
     first = parts[0]
     return RunRecord(history_s=tuple(first.cfg.history),
                      cameras=tuple(c.removeprefix(CAMERA_PREFIX) for c in first.cameras),

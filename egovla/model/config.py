@@ -44,11 +44,22 @@ class PolicyConfig:
     # training only: random-shift augmentation, each frame padded by this many pixels (border repeated) and
     # cropped back at a random offset (DrQ / Diffusion Policy); 0 is off. Inference never shifts.
     shift_px: int = 0
+    # with shift_px: the focal length in pixels (at the training image size) of the camera whose frame the labels
+    # are in (the first view); the state and action chunk are then turned with the camera turn that the first
+    # view's shift amounts to (`egovla.model.augment.shift_rotation`), so they stay true to the shifted image.
+    # Needs the unified layout. 0: the labels stay as recorded (plain DrQ shift).
+    shift_focal_px: float = 0.0
     # the head predicts each chunk step minus the current state (delta actions, as UMI's relative trajectories
     # and pi0's delta joint actions), normalized by the statistics of those differences ("action_relative" in
     # stats.json), and the current state is added back to its output; needs state and action in one layout
     # (state_dim == action_dim, as the unified space has). The chunk returned is in absolute units either way.
     relative_action: bool = False
+    # training only: an auxiliary loss on `aux_dim` per-frame targets the sample carries as "aux" (e.g. where
+    # Meta-World's object and goal are; `WindowConfig.aux_key`), read by a small MLP from the action query
+    # tokens, so the backbone learns to put where things are into the tokens the head reads. Weighted by
+    # `aux_weight` against the action loss; 0 dims: none. Inference never reads it.
+    aux_dim: int = 0
+    aux_weight: float = 1.0
 
     @property
     def image_shape(self) -> tuple[int, int, int, int, int]:

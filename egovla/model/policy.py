@@ -22,7 +22,7 @@ from torch import nn
 
 from egovla import spaces
 from egovla.data.sample import check_targets
-from egovla.model.augment import random_shift
+from egovla.model.augment import rotate_unified, shift_images, shift_rotation
 from egovla.model.backbones import build_backbone, save_backbone_spec
 from egovla.model.config import PolicyConfig
 from egovla.model.heads.base import ActionHead, HeadInputs
@@ -87,10 +87,21 @@ class Policy(ChunkPredictor, nn.Module):
         self.head: ActionHead = HEADS[config.head.kind](
             config.head, config.n_queries, config.chunk_len, config.action_dim, loss_weights(config)
         )
+        if config.shift_focal_px and not config.state_dim == config.action_dim == spaces.ACTION_DIM:
+            raise ValueError(f"shift_focal_px turns the labels with the shifted camera, which needs the unified "
+                             f"layout: state_dim {config.state_dim}, action_dim {config.action_dim}, not "
+                             f"{spaces.ACTION_DIM}")
         if config.relative_action and config.state_dim != config.action_dim:
             raise ValueError(f"relative_action needs state and action in one layout: state_dim {config.state_dim} "
                              f"!= action_dim {config.action_dim}")
-        self.normalizer = Normalizer(stats, {"state": config.state_dim, "action": config.action_dim}, config.norm_mode,
+        dims = {"state": config.state_dim, "action": config.action_dim}
+        if config.aux_dim:
+            if stats and "aux" not in stats:
+                raise ValueError(f"aux_dim {config.aux_dim}: the statistics have no 'aux' entry (they hold "
+                                 f"{sorted(stats)}); compute them from data whose samples carry 'aux'")
+            dims["aux"] = config.aux_dim
+            self.aux_head = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, config.aux_dim))
+        self.normalizer = Normalizer(stats, dims, config.norm_mode,
                                      sources={"action": "action_relative"} if config.relative_action else None)
 
     @property
@@ -131,11 +142,35 @@ class Policy(ChunkPredictor, nn.Module):
         mask = _tensor(batch["action_mask"]).to(self.device)
         action = _tensor(batch["action"]).to(self.device, torch.float32)
         action = torch.where(mask, action, torch.zeros_like(action))  # padded targets may hold NaN
-        target = self.normalizer.normalize("action", action - self.anchor(obs["state"], obs["state_mask"]))
         if self.training and self.config.shift_px:
-            obs["images"] = random_shift(obs["images"], self.config.shift_px)
-        loss, metrics = self.head.loss(self.features(obs), target, mask)
-        return loss, {"loss": loss.item(), **metrics}
+            obs["images"], moved = shift_images(obs["images"], self.config.shift_px)
+            if self.config.shift_focal_px:  # the labels turn with the first view, whose frame they are in
+                rot = shift_rotation(moved[:, 0], self.config.shift_focal_px).to(self.device)
+                action = rotate_unified(action, rot)
+                obs["state"] = rotate_unified(obs["state"].to(self.device, torch.float32), rot)
+        target = self.normalizer.normalize("action", action - self.anchor(obs["state"], obs["state_mask"]))
+        feats = self.features(obs)
+        loss, metrics = self.head.loss(feats, target, mask)
+        if not self.config.aux_dim:
+            return loss, {"loss": loss.item(), **metrics}
+        aux = self.aux_loss(feats, batch)
+        total = loss + self.config.aux_weight * aux
+        return total, {"loss": total.item(), "action_loss": loss.item(), "aux_loss": aux.item(), **metrics}
+
+    def aux_loss(self, feats: HeadInputs, batch: dict[str, Any]) -> torch.Tensor:
+        """Mean squared error of the auxiliary targets (normalized), read from the mean query token."""
+        missing = [k for k in ("aux", "aux_mask") if k not in batch]
+        if missing:
+            raise ValueError(f"batch: missing {missing}; this policy has aux_dim {self.config.aux_dim}, so its "
+                             f"training samples need auxiliary targets (WindowConfig.aux_key)")
+        aux, mask = _tensor(batch["aux"]).to(self.device, torch.float32), _tensor(batch["aux_mask"]).to(self.device)
+        if tuple(aux.shape[1:]) != (self.config.aux_dim,) or tuple(mask.shape) != tuple(aux.shape):
+            raise ValueError(f"batch: 'aux' has shape {tuple(aux.shape)} and 'aux_mask' {tuple(mask.shape)}; the "
+                             f"policy expects (B, {self.config.aux_dim}) for both")
+        target = self.normalizer.normalize("aux", torch.where(mask, aux, torch.zeros_like(aux)))
+        pred = self.aux_head(feats.queries.mean(1)).float()
+        err = torch.where(mask, (pred - target) ** 2, torch.zeros_like(pred))
+        return err.sum() / mask.sum().clamp(min=1)
 
     # ---- inference ----------------------------------------------------------------------------
     def chunk_inputs(self, batch: dict[str, Any], generator: torch.Generator | None = None,

@@ -59,3 +59,19 @@ def test_synthetic_cannot_be_mixed(datasets, tmp_path, capsys):
     assert main(["train", "--dataset", "synthetic", "--dataset", str(datasets / "arm"), "--steps", "1",
                  "--out", str(tmp_path / "r"), *TINY]) == 2
     assert "cannot be mixed" in capsys.readouterr().err
+
+
+def test_train_with_auxiliary_targets(tmp_path):
+    from helpers.lerobot_files import ENV_STATE
+
+    write_dataset(tmp_path / "ds", lengths=(12, 10), env_dim=8)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "ds"), "--aux-key", ENV_STATE, "--aux-dims", "0,7",
+                 "--aux-weight", "0.5", "--steps", "3", "--out", str(out), *TINY]) == 0
+    policy = Policy.from_pretrained(out / "policy")
+    assert (policy.config.aux_dim, policy.config.aux_weight) == (2, 0.5)
+    assert len(policy.normalizer.stats["aux"]["mean"]) == 2
+    spec = read_record(out).datasets[0]
+    assert (spec["aux_key"], spec["aux_dims"], spec["has_aux"]) == (ENV_STATE, [0, 7], True)
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["metrics"]["aux_loss"]) for r in logged) and logged

@@ -76,3 +76,14 @@ def test_one_per_dimension_helper_serves_policies_and_lerobot_stats():
     for k in ("mean", "std", "min", "max", "q01", "q99"):
         np.testing.assert_allclose(full[k], plain[k], rtol=1e-12)  # per column vs vectorized: float rounding
     assert plain["count"].tolist() == [50] and {"q10", "q50", "q90"} <= set(plain)
+
+
+def test_compute_stats_of_aux_targets_skip_masked_ones():
+    samples = [
+        {"state": np.zeros(1, np.float32), "action": np.zeros((2, 1), np.float32), "action_mask": np.ones((2, 1), bool),
+         "aux": np.array([i, 50.0 if i == 0 else 1.0], np.float32), "aux_mask": np.array([True, i > 0])}
+        for i in range(5)
+    ]
+    s = compute_stats(samples)
+    assert s["aux"]["mean"] == pytest.approx([2.0, 1.0]) and s["aux"]["count"] == [5, 4]
+    assert "aux" not in compute_stats([{k: v for k, v in x.items() if not k.startswith("aux")} for x in samples])

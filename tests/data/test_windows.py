@@ -127,3 +127,34 @@ def test_the_frame_cache_gives_the_same_windows_and_decodes_each_episode_once(re
     for j in order[:20]:
         np.testing.assert_array_equal(tight[int(j)]["images"], plain[int(j)]["images"])
     assert tight.cache.bytes <= tight.cache.budget
+
+
+def test_aux_targets_are_the_frames_chosen_dims(tmp_path):
+    from helpers.lerobot_files import ENV_STATE, env_state
+
+    write_dataset(tmp_path / "ds", lengths=(5, 7), env_dim=10)
+    r = LeRobotReader(tmp_path / "ds")
+    ds = WindowDataset(r, WindowConfig(chunk_len=2, aux_key=ENV_STATE, aux_dims=(1, 8, 9)))
+    s = ds[r.episodes[1].start + 3]  # episode 1, frame 3
+    validate_sample(s)
+    np.testing.assert_allclose(s["aux"], env_state(1, 7, 10)[3, [1, 8, 9]])
+    assert s["aux"].dtype == np.float32 and s["aux_mask"].tolist() == [True] * 3
+    assert ds.vectors(0)["aux"].tolist() == pytest.approx([0.01, 0.08, 0.09])
+    assert "aux" not in WindowDataset(r, WindowConfig(chunk_len=2))[0]  # only when asked
+
+
+def test_aux_targets_of_a_dataset_without_the_feature_are_masked(reader):
+    r, _ = reader
+    s = WindowDataset(r, WindowConfig(chunk_len=2, aux_key="observation.environment_state", aux_dims=(0, 1)))[0]
+    assert s["aux"].tolist() == [0.0, 0.0] and s["aux_mask"].tolist() == [False, False]
+
+
+def test_aux_dims_past_the_feature_or_negative_are_named(tmp_path):
+    from helpers.lerobot_files import ENV_STATE
+
+    write_dataset(tmp_path / "ds", lengths=(4,), env_dim=6)
+    r = LeRobotReader(tmp_path / "ds")
+    with pytest.raises(ValueError, match=r"has 6 dims; aux_dims \(4, 5, 6\) reach past them"):
+        WindowDataset(r, WindowConfig(chunk_len=2, aux_key=ENV_STATE, aux_dims=(4, 5, 6)))
+    with pytest.raises(ValueError, match="aux_dims must be non-negative"):
+        WindowConfig(aux_key=ENV_STATE, aux_dims=(-1,))

@@ -55,3 +55,12 @@ def test_a_policy_that_does_not_fit_names_what_differs(pretrained, tmp_path, cap
     assert "image_height 16 here, 32 there" in capsys.readouterr().err
     assert main(["train", "--init", str(tmp_path / "nowhere"), "--steps", "1", "--out", str(tmp_path / "d"),
                  *TINY]) == 2
+
+
+def test_auxiliary_targets_the_initial_policy_was_not_built_for_are_named(pretrained, tmp_path, capsys):
+    from helpers.lerobot_files import ENV_STATE, write_dataset
+
+    write_dataset(tmp_path / "ds", lengths=(8, 8), env_dim=39)
+    assert main(["train", "--init", str(pretrained), "--dataset", str(tmp_path / "ds"), "--aux-key", ENV_STATE,
+                 "--steps", "1", "--out", str(tmp_path / "a"), *TINY]) == 2
+    assert "aux_dim 6 here, 0 there" in capsys.readouterr().err

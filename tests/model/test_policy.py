@@ -207,3 +207,64 @@ def test_unknown_vision_stems_and_odd_patches_are_named(stats):
     cfg.backbone.vision_stem, cfg.backbone.patch_size, cfg.backbone.image_size = "conv", 6, 36
     with pytest.raises(ValueError, match="power of 2"):
         Policy(cfg, stats)
+
+
+def _with_aux(batch, dim=3):
+    """The batch with auxiliary targets: a linear function of the state (so they can be learned), dim 2 masked."""
+    aux = batch["state"][:, :dim].float() * 2 + 1
+    mask = torch.ones_like(aux, dtype=torch.bool)
+    mask[:, 2] = False
+    return {**batch, "aux": aux, "aux_mask": mask}
+
+
+def _aux_stats(stats, dim=3):
+    return {**stats, "aux": {"mean": [0.0] * dim, "std": [1.0] * dim}}
+
+
+def test_aux_loss_adds_to_the_action_loss_and_trains_the_backbone(data, stats):
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    policy = Policy(replace(tiny_config("regression"), aux_dim=3, aux_weight=0.5), _aux_stats(stats))
+    batch = _with_aux(collate([data[i] for i in range(4)]))
+    loss, metrics = policy(batch)
+    assert metrics["loss"] == pytest.approx(metrics["action_loss"] + 0.5 * metrics["aux_loss"], rel=1e-5)
+    assert metrics["aux_loss"] > 0
+    changed = dict(batch, aux=batch["aux"].clone())
+    changed["aux"][:, 2] = 1e6  # masked: no effect
+    assert policy(changed)[1]["aux_loss"] == pytest.approx(metrics["aux_loss"], rel=1e-6)
+    policy.zero_grad()
+    policy(batch)[0].backward()
+    for module in (policy.aux_head, policy.backbone):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+def test_aux_head_leaves_prediction_alone_and_round_trips(data, stats, tmp_path):
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    policy = Policy(replace(tiny_config("regression"), aux_dim=3), _aux_stats(stats)).eval()
+    torch.manual_seed(0)
+    plain = Policy(tiny_config("regression"), stats).eval()
+    plain.load_state_dict({k: v for k, v in policy.state_dict().items() if not k.startswith("aux_head")})
+    obs = obs_of(data[0])
+    np.testing.assert_array_equal(policy.predict_chunk(obs), plain.predict_chunk(obs))
+    loaded = Policy.from_pretrained(policy.save_pretrained(tmp_path / "p"))
+    assert loaded.config.aux_dim == 3
+    np.testing.assert_array_equal(loaded.predict_chunk(obs), policy.predict_chunk(obs))
+
+
+def test_aux_policy_names_missing_targets_and_statistics(data, stats):
+    from dataclasses import replace
+
+    cfg = replace(tiny_config("regression"), aux_dim=3)
+    with pytest.raises(ValueError, match="no 'aux' entry"):
+        Policy(cfg, stats)
+    policy = Policy(cfg, _aux_stats(stats))
+    batch = collate([data[i] for i in range(2)])
+    with pytest.raises(ValueError, match=r"missing \['aux', 'aux_mask'\].*aux_dim 3"):
+        policy(batch)
+    wrong = _with_aux(batch, dim=3)
+    wrong["aux"] = wrong["aux"][:, :2]
+    with pytest.raises(ValueError, match=r"'aux' has shape \(2, 2\)"):
+        policy(wrong)
