@@ -31,6 +31,9 @@ aimed 2 steps ahead) except for the row's lever:
     history     two frames: now and 0.5 s before (LoopConfig.history), e.g. for a goal the hand hides on arrival
     bf16        trained under bf16 autocast (LoopConfig.precision; fast where the CPU has native bf16)
     lean-bf16   the lean model trained under bf16 autocast
+    aux         an auxiliary loss: the query tokens also tell where the object and the goal are (LoopConfig.aux_weight)
+    shift-turned  random shift +-4 px with the state and action labels turned by the camera turn the shift
+                amounts to, so they stay true to the image (LoopConfig.shift_px)
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
 lean-50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95% intervals; writes
@@ -69,6 +72,8 @@ ROWS = {
     "flow": ({}, ("head.kind=flow",)),
     "bf16": ({"precision": "bf16"}, ()),
     "lean-bf16": ({"precision": "bf16"}, LEAN),
+    "aux": ({"aux_weight": 1.0}, ()),
+    "shift-turned": ({"shift_px": 4}, ()),
 }
 
 

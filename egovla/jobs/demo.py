@@ -11,6 +11,7 @@ differ, so the image also tells which task it is. See the README for the setting
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -18,6 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from egovla.sim.experts import EXPERTS
+
+#: The feature collection writes Meta-World's own 39-D observation to (the auxiliary targets' source).
+ENVIRONMENT_STATE = "observation.environment_state"
 from egovla.sim.tasks import DEMO_TASKS, MT10, parse_tasks
 
 
@@ -65,6 +69,12 @@ class LoopConfig:
     task_weights: tuple[str, ...] = _f((), "sample a task's training windows WEIGHT times as often as its share of "
                                        "the frames gives, TASK=WEIGHT,... (e.g. push-v3=2,reach-v3=3); others 1",
                                        metavar="WEIGHTS")
+    aux_weight: float = _f(0.0, "also train the policy to tell, from its action query tokens, where the task's "
+                           "object and goal are (Meta-World's recorded positions; training only), with this weight "
+                           "against the action loss (0: off)")
+    shift_px: int = _f(0, "random-shift augmentation while training, up to this many pixels, with the state and "
+                       "action labels turned by the camera turn the shift amounts to (so they stay true to the "
+                       "shifted image; 0: off)")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
     policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
                                  "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
@@ -78,6 +88,15 @@ class LoopConfig:
         return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
                            min_lr_ratio=0.1, seed=seed, num_workers=self.loader_workers, ema_decay=self.ema_decay,
                            precision=self.precision)
+
+    def augmentation(self) -> tuple[str, ...]:
+        """The PolicyConfig overrides of `shift_px`: the shift and the first view's focal length in pixels."""
+        if not self.shift_px:
+            return ()
+        from egovla.sim.metaworld_env import DEFAULT_FOVY
+
+        focal = 0.5 * self.image_size / math.tan(math.radians(DEFAULT_FOVY) / 2)
+        return (f"shift_px={self.shift_px}", f"shift_focal_px={focal:.4f}")
 
     def instruction_weights(self, tasks: tuple[str, ...]) -> tuple[str, ...]:
         """`task_weights` keyed by the tasks' instructions, as the training data names them."""
@@ -150,7 +169,8 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=size.history,
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
                    task_weights=size.instruction_weights(tasks),
-                   policy_overrides=(*size.policy, *policy_overrides))
+                   aux_key=ENVIRONMENT_STATE if size.aux_weight else None, aux_weight=size.aux_weight or 1.0,
+                   policy_overrides=(*size.policy, *size.augmentation(), *policy_overrides))
     run = out / "run"
     train = run_training(job, size.train_config(), run, resume=False, progress=progress)
     wall["train"] = time.perf_counter() - t0

@@ -76,3 +76,16 @@ def test_the_loops_settle_steps_and_task_weights_reach_collection_and_training(t
     spec = json.loads((r["run"] / "run.json").read_text())["datasets"][0]
     assert spec["frames"] == 2 * eps["reach-v3"]["length"] + eps["button-press-topdown-v3"]["length"]
     assert spec["task_weights"] == ["reach the goal=2"]
+
+
+def test_the_loops_label_true_shift_and_auxiliary_targets_reach_the_trained_model(tmp_path):
+    loop = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
+                   tasks=("reach-v3",), shift_px=3, aux_weight=0.25)
+    assert replace(loop, shift_px=0).augmentation() == ()
+    r = collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None)
+    config = json.loads((r["run"] / "policy" / "config.json").read_text())
+    # the zoomed corner view: 32 px over 32 degrees, f = 16 / tan(16 degrees) pixels
+    assert config["shift_px"] == 3 and config["shift_focal_px"] == pytest.approx(55.8, abs=0.01)
+    assert config["aux_dim"] == 6 and config["aux_weight"] == 0.25  # the puck's and the goal's positions
+    stats = json.loads((r["run"] / "policy" / "stats.json").read_text())
+    assert len(stats["aux"]["mean"]) == 6
