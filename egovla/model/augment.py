@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from egovla.spaces import ACTION_DIM, HANDS, slot
+
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """images (B, T, V, C, H, W), any dtype -> the same shape and dtype, each (sample, view) shifted by up to
@@ -67,8 +69,6 @@ def shift_rotation(moved: torch.Tensor, focal_px: float) -> torch.Tensor:
 def rotate_unified(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
     """Unified vectors (B, ..., 48) in the camera frame -> the same in the frame turned by `rot` (B, 3, 3): each
     hand's wrist position and both stored rotation columns turn; fingertips, in the wrist frame, do not."""
-    from egovla.spaces import ACTION_DIM, HANDS, slot
-
     if x.shape[-1] != ACTION_DIM:
         raise ValueError(f"rotate_unified: expected the unified {ACTION_DIM} dims, got {x.shape[-1]}")
     r = rot.to(x.dtype).reshape(rot.shape[0], *([1] * (x.ndim - 2)), 3, 3)
