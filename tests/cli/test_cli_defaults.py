@@ -118,6 +118,6 @@ def test_demo_trains_the_lean_model_and_set_changes_it():
     from egovla.jobs.demo import LEAN, PRESETS
 
     assert PRESETS["demo"].policy == LEAN == ("backbone.text_layers=1", "head.layers=1")
-    assert PRESETS["mt10-reduced"].policy == ()  # the two-layer model its README table was measured with
+    assert PRESETS["mt10-reduced"].policy == LEAN and PRESETS["mt10"].policy == ()  # the GPU setting: two layers
     loop = apply_sets(["loop.policy=backbone.text_layers=2,head.layers=2"], {"loop": PRESETS["demo"]})["loop"]
     assert loop.policy == ("backbone.text_layers=2", "head.layers=2")
