@@ -2,8 +2,8 @@
 
 `compute_stats(dataset)` reads up to `max_samples` samples (evenly spread over the dataset) and
 returns `{"state": {...}, "action": {...}}` (and "action_relative", each chunk step minus the state, masked
-entries as 0, when state and action share one layout; "aux", the auxiliary targets, when samples have them) (datasets with a `vectors(i)` method are read without
-decoding images) with per-dim lists of mean, std, min, max, q01, q99 and
+entries as 0, when state and action share one layout; and "aux", the auxiliary targets, when samples have them;
+datasets with a `vectors(i)` method are read without decoding images) with per-dim lists of mean, std, min, max, q01, q99 and
 the count of supervised values; masked entries are left out, action stats pool all chunk steps.
 """
 

@@ -19,9 +19,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from egovla.sim.experts import EXPERTS
-
-#: The feature collection writes Meta-World's own 39-D observation to (the auxiliary targets' source).
-ENVIRONMENT_STATE = "observation.environment_state"
 from egovla.sim.tasks import DEMO_TASKS, MT10, parse_tasks
 
 
@@ -150,7 +147,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     import torch
 
     from egovla.jobs.train import TrainJob, run_training
-    from egovla.sim.collect import CollectConfig, collect
+    from egovla.sim.collect import ENVIRONMENT_STATE, CollectConfig, collect
     from egovla.sim.evaluate import evaluate
     from egovla.sim.metaworld_env import EnvConfig
 

@@ -34,6 +34,8 @@ from egovla.sim.tasks import parse_tasks
 STATE_NAMES = [n for n, keep in zip(spaces.names(), GRIPPER_MASK) if keep]
 RAW_ACTION_NAMES = ["dx", "dy", "dz", "grip"]
 SIDECAR = "meta/metaworld.json"
+#: Meta-World's own 39-D observation per frame (object and goal positions: the auxiliary targets' source).
+ENVIRONMENT_STATE = "observation.environment_state"
 
 
 def episode_seed(base_seed: int, episode: int) -> tuple[int, int]:
@@ -182,7 +184,7 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
         "observation.state": vector_feature(len(STATE_NAMES), STATE_NAMES),
         "action": vector_feature(len(STATE_NAMES), STATE_NAMES),
         "action.raw": vector_feature(4, RAW_ACTION_NAMES),
-        "observation.environment_state": vector_feature(39),
+        ENVIRONMENT_STATE: vector_feature(39),
     })
     fps = None
     episodes, attempts, camera = [], {t: 0 for t in cfg.tasks}, None
@@ -207,7 +209,7 @@ def collect(cfg: CollectConfig, out: str | Path, overwrite: bool = False, progre
                     continue
                 data = {f"observation.images.{c}": f for c, f in ep["frames"].items()}
                 data.update({"observation.state": ep["state"], "action": ep["action"],
-                             "action.raw": ep["raw_action"], "observation.environment_state": ep["raw_obs"]})
+                             "action.raw": ep["raw_action"], ENVIRONMENT_STATE: ep["raw_obs"]})
                 index = writer.add_episode(data, task=ep["instruction"])
                 kept[ep["task"]] += 1
                 episodes.append({"index": index, "task": ep["task"], "seed": ep["seed"], "layout": ep["layout"],
