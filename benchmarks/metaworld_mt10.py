@@ -5,7 +5,7 @@
 
 The full setting (for a GPU machine): 50 demonstrations per task, 6000 steps of batch 64, 50
 evaluation episodes per task on unseen layouts (seeds from 1000), the two-layer tiny VLA. `--reduced` is the CPU version
-(about 30 minutes on 2 cores): 25 demonstrations, 20000 steps of batch 32 of the demo's lean model (in bf16
+(about 30 minutes on 2 cores): 50 demonstrations, 20000 steps of batch 32 of the demo's lean model (in bf16
 where the CPU computes it natively) with auxiliary object and goal targets, 20 evaluation episodes per task.
 Both use the demo's views and controller (one zoomed 64 px corner view, chunk 16, 2 steps executed per chunk).
 Prints the per-task table (expert success, policy success) with the commit, the machine and the
