@@ -11,7 +11,6 @@ differ, so the image also tells which task it is. See the README for the setting
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -90,9 +89,9 @@ class LoopConfig:
         """The PolicyConfig overrides of `shift_px`: the shift and the first view's focal length in pixels."""
         if not self.shift_px:
             return ()
-        from egovla.sim.metaworld_env import DEFAULT_FOVY
+        from egovla.sim.metaworld_env import EnvConfig, focal_length_px
 
-        focal = 0.5 * self.image_size / math.tan(math.radians(DEFAULT_FOVY) / 2)
+        focal = focal_length_px(EnvConfig().fovy, self.image_size)  # the loop renders at the default view
         return (f"shift_px={self.shift_px}", f"shift_focal_px={focal:.4f}")
 
     def instruction_weights(self, tasks: tuple[str, ...]) -> tuple[str, ...]:

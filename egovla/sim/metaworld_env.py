@@ -75,6 +75,12 @@ class EnvConfig:
 LEROBOT_VIEW = EnvConfig(cameras=("corner2",), size=480, fovy=None, camera_pos=(0.75, 0.075, 0.7))
 
 
+def focal_length_px(fovy_deg: float, height: int) -> float:
+    """A pinhole's focal length in pixels from MuJoCo's vertical field of view (degrees) and the image height
+    (pixels are square)."""
+    return 0.5 * height / float(np.tan(np.deg2rad(fovy_deg) / 2))
+
+
 class MetaWorldEnv:
     """One Meta-World task at one seed. The seed makes `LAYOUTS` object layouts (Meta-World's 50
     "tasks" of MT1); `reset(layout)` starts an episode on one of them, the same one every time.
@@ -219,9 +225,8 @@ class MetaWorldEnv:
 
     def intrinsics(self, camera: str) -> np.ndarray:
         """Pinhole K (3, 3) in pixels for the rendered size (square pixels; pixel centres at +0.5)."""
-        fovy = np.deg2rad(self._sim.model.cam_fovy[self._cam_ids[camera]])
         height, width = self.config.hw
-        f = 0.5 * height / np.tan(0.5 * fovy)  # MuJoCo's fovy is vertical; pixels are square
+        f = focal_length_px(float(self._sim.model.cam_fovy[self._cam_ids[camera]]), height)
         return np.array([[f, 0.0, 0.5 * width], [0.0, f, 0.5 * height], [0.0, 0.0, 1.0]])
 
     def hand_pose(self) -> np.ndarray:
