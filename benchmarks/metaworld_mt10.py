@@ -43,6 +43,19 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
 
 
+def table(ev: dict, expert: dict) -> list[str]:
+    """The per-task markdown table of an evaluation's results and the collection's expert success rates."""
+    lines = ["| task | expert success (collection) | policy success | 95% CI |", "|---|---:|---:|---:|"]
+    for task in MT10:
+        t = ev["tasks"][task]
+        lo, hi = t["wilson95"]
+        lines.append(f"| {task} | {100 * expert[task]:.0f}% | {100 * t['success_rate']:.0f}% "
+                     f"({t['successes']}/{t['episodes']}) | {100 * lo:.0f}–{100 * hi:.0f} |")
+    lo, hi = ev["pooled"]["wilson95"]
+    lines.append(f"| **mean** | | **{100 * ev['mean_success_rate']:.1f}%** | {100 * lo:.0f}–{100 * hi:.0f} (pooled) |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reduced", action="store_true", help="the CPU-sized version")
@@ -61,12 +74,10 @@ def main() -> None:
     t0 = time.perf_counter()
     r = collect_train_eval(args.out, MT10, size, args.head, args.workers)
     ev, col, wall = r["eval"], r["collect"], r["wall"]
-    print(f"\nMT10, commit {_commit()}, {_machine()}; {size.episodes} demos/task, {size.steps} steps x "
+    own = f" ({', '.join(size.task_episodes)})" if size.task_episodes else ""
+    print(f"\nMT10, commit {_commit()}, {_machine()}; {size.episodes} demos/task{own}, {size.steps} steps x "
           f"batch {size.batch_size}, {size.eval_episodes} eval episodes/task\n")
-    print("| task | expert success (collection) | policy success |\n|---|---:|---:|")
-    for task in MT10:
-        print(f"| {task} | {100 * col['success_rate'][task]:.0f}% | {100 * ev['tasks'][task]['success_rate']:.0f}% |")
-    print(f"| **mean** | | **{100 * ev['mean_success_rate']:.0f}%** |")
+    print("\n".join(table(ev, col["success_rate"])))
     print(f"\nwall: collect {wall['collect']:.0f} s, train {wall['train']:.0f} s "
           f"({r['train']['samples_per_s']:.0f} samples/s), eval {wall['eval']:.0f} s ({ev['steps_per_s']:.0f} steps/s); "
           f"total {time.perf_counter() - t0:.0f} s. Results: {args.out / 'eval' / 'results.json'}")
