@@ -7,8 +7,9 @@ The full setting (for a GPU machine): 50 demonstrations per task, 10000 steps of
 processes) of the two-layer tiny VLA with auxiliary object and goal targets, 50 evaluation episodes per task on unseen
 layouts (seeds from 1000). `--reduced` is the CPU version (about 40 minutes on 2 cores): 50 demonstrations (100 of
 peg-insert-side), 25000 steps of batch 32 of the demo's lean model (in bf16 where the CPU computes it natively) with
-auxiliary object and goal targets, 20 evaluation episodes per task. Both use the demo's views and controller (one zoomed 64 px corner view, chunk 16, 2 steps executed
-per chunk) and blend overlapping chunks with weight 0.6 (the demo: 0.1).
+auxiliary object and goal targets, 20 evaluation episodes per task. Both use the demo's views and controller (one
+zoomed 64 px corner view, chunk 16, 2 steps executed per chunk) and blend overlapping chunks with weight 0.6 (the
+demo: 0.1).
 Prints the per-task table (expert success, policy success) with the commit, the machine and the
 wall time split.
 """
@@ -51,7 +52,8 @@ def table(ev: dict, expert: dict) -> list[str]:
         lines.append(f"| {task} | {100 * expert[task]:.0f}% | {100 * t['success_rate']:.0f}% "
                      f"({t['successes']}/{t['episodes']}) | {100 * lo:.0f}–{100 * hi:.0f} |")
     lo, hi = ev["pooled"]["wilson95"]
-    lines.append(f"| **mean** | | **{100 * ev['mean_success_rate']:.1f}%** | {100 * lo:.0f}–{100 * hi:.0f} (pooled) |")
+    lines.append(f"| **mean** | | **{100 * ev['mean_success_rate']:.1f}%** | "
+                 f"{100 * lo:.0f}–{100 * hi:.0f} (pooled) |")
     return lines
 
 
