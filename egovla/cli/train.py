@@ -46,6 +46,7 @@ def run(args) -> int:
 
     from egovla.jobs.train import run_training
     from egovla.train import launch
+    from egovla.train.distributed import close_process_group
 
     job, train_cfg, opts = configs(args)
     torch.set_num_threads(opts.threads or launch.threads_per_process())
@@ -54,4 +55,5 @@ def run(args) -> int:
         print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, (list, dict))} |
                          {"eval": summary.get("eval")}, indent=2))
         print(f"policy saved to {opts.out / 'policy'}")
+    close_process_group()  # every rank waits for the main one's record and held-out metrics, then all end
     return 0

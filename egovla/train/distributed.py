@@ -1,4 +1,5 @@
-"""Small collectives over `accelerate`: mean of scalars, an all-ranks vote, parameter checksums."""
+"""Small collectives over `accelerate`: mean of scalars, an all-ranks vote, parameter checksums; the
+process group's orderly end."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from accelerate import Accelerator
 from torch import nn
 
@@ -49,3 +51,16 @@ def gather_checksums(accelerator: Accelerator, checksum: str) -> list[str]:
     words = torch.from_numpy(np.frombuffer(bytes.fromhex(checksum), dtype=np.int64).copy()).to(accelerator.device)
     gathered = accelerator.gather(words).cpu().numpy().reshape(accelerator.num_processes, -1)
     return [row.astype(np.int64).tobytes().hex() for row in gathered]
+
+
+def close_process_group() -> None:
+    """End a multi-process run in order: wait until every rank is done, then take the process group down.
+
+    A rank that simply exits while the group is up tears down gloo's connection threads under the other
+    ranks' feet; now and then (about 1 run in 20 on a loaded 2-core machine) a rank then aborts at exit
+    with "terminate called without an active exception", failing a run whose work was all done.
+    A no-op in a single process.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
