@@ -50,6 +50,7 @@ class LoopConfig:
     chunk_len: int = _f(16, "predicted steps per chunk (0.2 s at 80 Hz)")
     execute: int = _f(2, "steps of each chunk executed before predicting again")
     ensemble_w: float | None = _f(0.1, "temporal ensembling of overlapping chunks (None: off)")
+    horizon: int | None = _f(None, "steps of each predicted chunk used in closed loop (None: all of it)")
     damping: float = _f(2.0, "closed-loop controller damping (the replay check's; 0: the plain P controller)")
     lookahead: int = _f(2, "aim this many steps ahead within the chunk (cancels the damping's lag)")
     lr: float = _f(1e-3, "peak learning rate")
@@ -114,7 +115,7 @@ class LoopConfig:
 
         return EvalConfig(tasks=tasks, policy=policy, episodes=self.eval_episodes, env=env, workers=workers,
                           max_steps=self.max_steps, execute=self.execute, ensemble_w=self.ensemble_w,
-                          damping=self.damping, lookahead=self.lookahead, **changes)
+                          horizon=self.horizon, damping=self.damping, lookahead=self.lookahead, **changes)
 
 
 #: The lean tiny VLA: one language-model layer and one head layer (which then runs at the step tokens only) instead
@@ -158,6 +159,8 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
 
     workers = workers or max(1, os.cpu_count() or 1)
     env = EnvConfig(cameras=size.cameras, size=size.image_size)
+    run = out / "run"
+    eval_cfg = size.eval_config(tasks, str(run), env, workers)  # checked before anything runs
     wall = {}
     t0 = time.perf_counter()
     data = out / "data"
@@ -176,13 +179,12 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
                    task_weights=size.instruction_weights(tasks),
                    aux_key=ENVIRONMENT_STATE if size.aux_weight else None, aux_weight=size.aux_weight or 1.0,
                    policy_overrides=(*size.policy, *size.augmentation(), *policy_overrides))
-    run = out / "run"
     train = run_training(job, size.train_config(), run, resume=False, progress=progress)
     wall["train"] = time.perf_counter() - t0
     say(f"trained {size.steps} steps in {wall['train']:.0f} s ({train['samples_per_s']:.0f} samples/s) -> {run}")
 
     t0 = time.perf_counter()
-    ev = evaluate(size.eval_config(tasks, str(run), env, workers), out / "eval", progress=progress)
+    ev = evaluate(eval_cfg, out / "eval", progress=progress)
     wall["eval"] = time.perf_counter() - t0
     wall["total"] = sum(wall.values())
     return {"wall": wall, "collect": col, "train": train, "eval": ev, "data": data, "run": run}

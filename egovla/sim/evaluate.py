@@ -54,6 +54,9 @@ class EvalConfig:
     execute: int = _f(4, "steps of each chunk executed before asking again", metavar="K")
     ensemble_w: float | None = _f(None, "temporal ensembling of overlapping chunks with weights exp(-W*i) (default: "
                                   "off)", flag="--ensemble", metavar="W")
+    horizon: int | None = _f(None, "use only the first N steps of each predicted chunk (default: all): it then "
+                             "proposes targets for N steps, so with --ensemble a prediction keeps a say for N / K "
+                             "requests", metavar="N")
     damping: float = _f(0.0, "controller velocity damping in control steps: steer p + d*v toward the target (the "
                         "replay check's PD controller; 0: steer the hand itself)", metavar="D")
     lookahead: int = _f(0, "aim at the chunk's target this many steps ahead, which cancels the damping's lag "
@@ -76,6 +79,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.workers < 1 or self.execute < 1:
             raise ValueError("episodes, workers and execute must be >= 1")
+        if self.horizon is not None and self.horizon < 1:
+            raise ValueError(f"horizon: expected >= 1 steps of each chunk, got {self.horizon}")
         if not 1 <= self.max_steps <= MAX_STEPS:
             raise ValueError(f"max_steps: expected 1..{MAX_STEPS}, got {self.max_steps}")
         if self.server and self.levers:
@@ -113,7 +118,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
             frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
         if chunk is None or t - t0 >= min(cfg.execute, len(chunk)):
             tic = time.perf_counter()
-            chunk, t0 = agent.act(obs, env.instruction), t
+            chunk, t0 = agent.act(obs, env.instruction)[:cfg.horizon], t
             infer_s += time.perf_counter() - tic
             if ensemble is not None:
                 ensemble.add(t, chunk)

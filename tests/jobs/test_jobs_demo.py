@@ -35,6 +35,14 @@ def test_the_loops_cameras_and_history_are_collected_trained_on_and_evaluated(tm
     assert r["eval"]["config"]["env"]["cameras"] == ["corner", "topview"] and r["eval"]["episodes"] == 1
 
 
+def test_a_bad_evaluation_setting_fails_before_collection_and_training(tmp_path):
+    loop = replace(QUICK, tasks=("reach-v3",), horizon=0)
+    with pytest.raises(ValueError, match="horizon: expected >= 1"):
+        collect_train_eval(tmp_path, ("reach-v3",), loop, workers=1, progress=False, say=lambda m: None)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+    assert replace(QUICK, horizon=32).eval_config(("reach-v3",), "run", None, 1).horizon == 32
+
+
 def test_the_loops_precision_is_checked_by_the_trainer():
     with pytest.raises(ValueError, match="precision must be one of"):
         replace(QUICK, precision="fp8").train_config()

@@ -99,7 +99,7 @@ def test_ensembled_chunks_without_videos(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [{"episodes": 0}, {"execute": 0}, {"workers": 0}, {"max_steps": 0},
-                                    {"max_steps": 501}])
+                                    {"max_steps": 501}, {"horizon": 0}])
 def test_eval_config_is_checked(kwargs):
     with pytest.raises(ValueError):
         EvalConfig(tasks=("reach-v3",), **kwargs)
@@ -223,3 +223,29 @@ def test_results_record_the_code_as_the_run_started(tmp_path, monkeypatch):
     evaluate(cfg, tmp_path, progress=False)
     assert head["commit"] == "landed-meanwhile"
     assert json.loads((tmp_path / "results.json").read_text())["provenance"]["commit"] == "at-start"
+
+
+class _CountingAgent(_StillAgent):
+    """Holds the hand still with 8-step chunks and notes the steps it was asked at."""
+
+    def __init__(self):
+        super().__init__(())
+        self.asked = []
+
+    def act(self, obs, instruction):
+        self.asked.append(self.t)
+        return np.repeat(obs["state"][None], 8, axis=0)
+
+
+@pytest.mark.parametrize("ensemble_w", [None, 0.6])
+def test_a_horizon_keeps_the_first_steps_of_each_chunk(ensemble_w):
+    from egovla.sim.evaluate import run_episode
+
+    cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=16), execute=4,
+                     max_steps=12, workers=1, ensemble_w=ensemble_w)
+    with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=16)) as env:
+        whole, cut = _CountingAgent(), _CountingAgent()
+        run_episode(env, whole, 0, cfg)
+        run_episode(env, cut, 0, replace(cfg, horizon=2))
+    assert whole.asked == [0, 4, 8]  # 4 of each 8-step chunk executed
+    assert cut.asked == [0, 2, 4, 6, 8, 10]  # only 2 of each chunk exist to execute
