@@ -2,11 +2,16 @@
 
     python benchmarks/push_ablation.py [--rows base,shift,conv,128px,50demos,4400steps,...]
                                        [--task push-v3] [--eval-episodes 40] [--out runs/bench/push_ablation]
+                                       [--recipe full|demo] [--steps N] [--seeds 0,1,2]
 
 Every row collects its expert demonstrations, trains one tiny-VLA policy on that task alone and evaluates it on
 unseen layouts (seeds from 1000), with the demo's settings (25 lossless demonstrations at 64 px, one zoomed corner
 view, chunk 16, 2200 steps of batch 32, lr 1e-3, 2 steps executed per chunk, ensembling 0.1, damped controller
-aimed 2 steps ahead) except for the row's lever:
+aimed 2 steps ahead) except for the row's lever. `--recipe full` (the default) trains the two-layer model in
+float32 as these rows were first measured; `--recipe demo` trains what `make demo` trains (the lean model, loaded
+in-process, bf16 where the CPU computes it natively). `--seeds` repeats every row with each training seed (the
+collected data and evaluation layouts stay the same) and pools the episodes, since one training run of a precise
+task is itself a draw (reach alone has scored 2% and 42% on two seeds of one recipe).
 
     base        the demo's recipe
     shift       random-shift augmentation, +-4 px (DrQ / Diffusion Policy; policy.shift_px=4)
@@ -34,10 +39,15 @@ aimed 2 steps ahead) except for the row's lever:
     aux         an auxiliary loss: the query tokens also tell where the object and the goal are (LoopConfig.aux_weight)
     shift-turned  random shift +-4 px with the state and action labels turned by the camera turn the shift
                 amounts to, so they stay true to the image (LoopConfig.shift_px)
+    chunk48     chunks of 48 steps (0.6 s) instead of 16 (LoopConfig.chunk_len); still 2 executed per chunk, so up
+                to 24 overlapping chunks are blended and a plan made while the goal was in view keeps a say
+    chunk96     chunks of 96 steps (1.2 s)
+    aux-chunk48 the auxiliary targets and chunks of 48 steps
+    aux-chunk96 the auxiliary targets and chunks of 96 steps
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
-lean-50demos-4400steps). Prints one line per row as it finishes, then the table with Wilson 95% intervals; writes
-results.json under --out.
+lean-50demos-4400steps; with --recipe demo about 3 minutes per row and seed). Prints one line per run as it
+finishes, then the table with Wilson 95% intervals; writes results.json under --out.
 """
 
 from __future__ import annotations
@@ -74,6 +84,10 @@ ROWS = {
     "lean-bf16": ({"precision": "bf16"}, LEAN),
     "aux": ({"aux_weight": 1.0}, ()),
     "shift-turned": ({"shift_px": 4}, ()),
+    "chunk48": ({"chunk_len": 48}, ()),
+    "chunk96": ({"chunk_len": 96}, ()),
+    "aux-chunk48": ({"aux_weight": 1.0, "chunk_len": 48}, ()),
+    "aux-chunk96": ({"aux_weight": 1.0, "chunk_len": 96}, ()),
 }
 
 
@@ -86,37 +100,65 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=40, help="unseen layouts per row")
     p.add_argument("--workers", type=int, default=None, help="processes for collection and evaluation")
     p.add_argument("--out", type=Path, default=Path("runs/bench/push_ablation"))
+    p.add_argument("--recipe", choices=("full", "demo"), default="full",
+                   help="what the rows change: the two-layer model in float32 (full) or what `make demo` trains (demo)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps per row (default: the recipe's, 2200)")
+    p.add_argument("--seeds", default="0", help="comma-separated training seeds; each row runs once per seed")
     args = p.parse_args()
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
         p.error(f"unknown row(s) {unknown}; choose from {', '.join(ROWS)}")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    if not seeds:
+        p.error("--seeds: give at least one training seed")
 
-    from egovla.jobs.demo import FULL, collect_train_eval
+    from egovla.jobs.demo import DEMO, FULL, collect_train_eval
     from egovla.sim.report import provenance, wilson
 
+    recipe = {"full": FULL, "demo": DEMO}[args.recipe]
+    if args.steps is not None:
+        recipe = replace(recipe, steps=args.steps)
     results, prov = [], provenance()  # the code as the rows start
     for name in rows:
         loop_changes, overrides = ROWS[name]
-        loop = replace(FULL, tasks=(args.task,), eval_episodes=args.eval_episodes, holdout_samples=0, **loop_changes)
-        t0 = time.perf_counter()
-        r = collect_train_eval(args.out / name, (args.task,), loop, workers=args.workers, progress=False,
-                               say=lambda m: None, policy_overrides=overrides)
-        task = r["eval"]["tasks"][args.task]
-        row = {"row": name, "overrides": list(overrides), "loop": loop_changes, "successes": task["successes"],
-               "episodes": task["episodes"], "success_rate": task["success_rate"],
-               "wilson95": list(wilson(task["successes"], task["episodes"])), "final_loss": r["train"]["final_loss"],
-               "samples_per_s": r["train"]["samples_per_s"], "wall_s": time.perf_counter() - t0}
-        results.append(row)
-        print(f"{name:<18} {100 * row['success_rate']:5.1f}% ({row['successes']}/{row['episodes']})  final loss "
-              f"{row['final_loss']:.4f}  {row['wall_s']:.0f} s", flush=True)
-    print(f"\n| row ({args.task}) | success | 95% CI | final training loss |\n|---|---:|---:|---:|")
+        runs = []
+        for seed in seeds:
+            loop = replace(recipe, tasks=(args.task,), eval_episodes=args.eval_episodes, holdout_samples=0, seed=seed,
+                           **loop_changes)
+            t0 = time.perf_counter()
+            out = args.out / name if len(seeds) == 1 else args.out / name / f"seed-{seed}"
+            r = collect_train_eval(out, (args.task,), loop, workers=args.workers, progress=False,
+                                   say=lambda m: None, policy_overrides=overrides)
+            task = r["eval"]["tasks"][args.task]
+            runs.append({"seed": seed, "successes": task["successes"], "episodes": task["episodes"],
+                         "final_loss": r["train"]["final_loss"], "samples_per_s": r["train"]["samples_per_s"],
+                         "wall_s": time.perf_counter() - t0})
+            print(f"{name:<18} seed {seed}: {task['successes']}/{task['episodes']}  final loss "
+                  f"{r['train']['final_loss']:.4f}  {runs[-1]['wall_s']:.0f} s", flush=True)
+        results.append(pool(name, overrides, loop_changes, runs, wilson))
+    print(f"\n| row ({args.task}, {args.recipe} recipe, seeds {args.seeds}) | success | 95% CI | per seed | final "
+          f"training loss |\n|---|---:|---:|---|---:|")
     for row in results:
         low, high = row["wilson95"]
+        per_seed = " / ".join(f"{100 * r['successes'] / r['episodes']:.0f}" for r in row["runs"])
         print(f"| {row['row']} | {100 * row['success_rate']:.1f}% ({row['successes']}/{row['episodes']}) | "
-              f"{100 * low:.0f}–{100 * high:.0f} | {row['final_loss']:.4f} |")
+              f"{100 * low:.0f}–{100 * high:.0f} | {per_seed} | {row['final_loss']:.4f} |")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"task": args.task, "rows": results, **prov}, indent=2))
+    (args.out / "results.json").write_text(json.dumps({"task": args.task, "recipe": args.recipe, "steps": recipe.steps,
+                                                       "seeds": seeds, "rows": results, **prov}, indent=2))
+
+
+def pool(name: str, overrides: tuple, loop_changes: dict, runs: list[dict], wilson) -> dict:
+    """One row's result: its runs (one per training seed) and their episodes pooled."""
+    successes, episodes = sum(r["successes"] for r in runs), sum(r["episodes"] for r in runs)
+    return {"row": name, "overrides": list(overrides), "loop": loop_changes, "successes": successes,
+            "episodes": episodes, "success_rate": successes / episodes if episodes else 0.0,
+            "wilson95": list(wilson(successes, episodes)),
+            "final_loss": sum(r["final_loss"] for r in runs) / len(runs), "runs": runs}
 
 
 if __name__ == "__main__":
