@@ -117,7 +117,7 @@ def main() -> None:
         p.error("--seeds: give at least one training seed")
 
     from egovla.jobs.demo import DEMO, FULL, collect_train_eval
-    from egovla.sim.report import provenance, wilson
+    from egovla.sim.report import provenance
 
     recipe = {"full": FULL, "demo": DEMO}[args.recipe]
     if args.steps is not None:
@@ -139,7 +139,7 @@ def main() -> None:
                          "wall_s": time.perf_counter() - t0})
             print(f"{name:<18} seed {seed}: {task['successes']}/{task['episodes']}  final loss "
                   f"{r['train']['final_loss']:.4f}  {runs[-1]['wall_s']:.0f} s", flush=True)
-        results.append(pool(name, overrides, loop_changes, runs, wilson))
+        results.append(pool(name, overrides, loop_changes, runs))
     print(f"\n| row ({args.task}, {args.recipe} recipe, seeds {args.seeds}) | success | 95% CI | per seed | final "
           f"training loss |\n|---|---:|---:|---|---:|")
     for row in results:
@@ -152,12 +152,12 @@ def main() -> None:
                                                        "seeds": seeds, "rows": results, **prov}, indent=2))
 
 
-def pool(name: str, overrides: tuple, loop_changes: dict, runs: list[dict], wilson) -> dict:
+def pool(name: str, overrides: tuple, loop_changes: dict, runs: list[dict]) -> dict:
     """One row's result: its runs (one per training seed) and their episodes pooled."""
-    successes, episodes = sum(r["successes"] for r in runs), sum(r["episodes"] for r in runs)
-    return {"row": name, "overrides": list(overrides), "loop": loop_changes, "successes": successes,
-            "episodes": episodes, "success_rate": successes / episodes if episodes else 0.0,
-            "wilson95": list(wilson(successes, episodes)),
+    from egovla.sim.report import rate_with_interval
+
+    pooled = rate_with_interval(sum(r["successes"] for r in runs), sum(r["episodes"] for r in runs))
+    return {"row": name, "overrides": list(overrides), "loop": loop_changes, **pooled,
             "final_loss": sum(r["final_loss"] for r in runs) / len(runs), "runs": runs}
 
 
