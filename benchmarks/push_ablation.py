@@ -44,6 +44,8 @@ task is itself a draw (reach alone has scored 2% and 42% on two seeds of one rec
     chunk96     chunks of 96 steps (1.2 s)
     aux-chunk48 the auxiliary targets and chunks of 48 steps
     aux-chunk96 the auxiliary targets and chunks of 96 steps
+    aux-fp32    the auxiliary targets, trained in float32 (with --recipe demo: without its native bf16)
+    aux-chunk48-fp32  aux-chunk48 trained in float32
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
 lean-50demos-4400steps; with --recipe demo about 3 minutes per row and seed). Prints one line per run as it
@@ -88,6 +90,8 @@ ROWS = {
     "chunk96": ({"chunk_len": 96}, ()),
     "aux-chunk48": ({"aux_weight": 1.0, "chunk_len": 48}, ()),
     "aux-chunk96": ({"aux_weight": 1.0, "chunk_len": 96}, ()),
+    "aux-fp32": ({"aux_weight": 1.0, "precision": "no"}, ()),
+    "aux-chunk48-fp32": ({"aux_weight": 1.0, "chunk_len": 48, "precision": "no"}, ()),
 }
 
 
