@@ -58,6 +58,8 @@ INSTRUCTIONS = {
 MT10 = ("reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-open-v3", "drawer-close-v3",
         "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "window-close-v3")
 MT50 = tuple(INSTRUCTIONS)
+#: MT10's precise tasks, where a puck, peg or goal marker a few pixels wide decides (the benchmark's bar is on them).
+MT10_PRECISE = ("reach-v3", "push-v3", "pick-place-v3", "peg-insert-side-v3")
 
 #: The demo's default: tasks whose object is placed at random and seen only in the image, so the
 #: image decides where to go (proprioception alone cannot solve them), each with a distinct scene.

@@ -55,13 +55,15 @@ def test_the_demo_trains_in_process_in_native_precision_and_the_other_loops_as_b
     assert demo.precision == "native" and demo.num_workers == 0
     full = FULL.train_config()
     assert full.precision == "no" and full.num_workers == 1  # the two-layer model's measured figures
-    reduced = PRESETS["mt10-reduced"]  # as the demo trains, 2x the demos (4x peg's), more steps, aux targets
+    reduced = PRESETS["mt10-reduced"]  # as the demo trains, 2x the demos (4x the precise tasks'), more steps, aux
     assert reduced.train_config().precision == "native"
-    assert (reduced.episodes, reduced.task_episodes, reduced.steps, reduced.aux_weight, reduced.ensemble_w) == (
-        50, ("peg-insert-side-v3=100",), 25000, 1.0, 0.6)
+    assert (reduced.episodes, reduced.steps, reduced.aux_weight, reduced.ensemble_w) == (50, 35000, 1.0, 0.6)
+    assert reduced.task_episodes == ("reach-v3=100", "push-v3=100", "pick-place-v3=100", "peg-insert-side-v3=100")
+    assert (reduced.chunk_len, reduced.horizon) == (48, 32)  # long chunks, their first 32 steps used
     gpu = PRESETS["mt10"]  # aux targets, the two-layer model, 10000 steps of batch 64, 4 loaders, 50 layouts
     assert gpu.train_config().precision == "native" and gpu.aux_weight == 1.0 and gpu.loader_workers == 4
     assert (gpu.policy, gpu.task_episodes, gpu.steps, gpu.batch_size, gpu.eval_episodes) == ((), (), 10000, 64, 50)
+    assert (gpu.chunk_len, gpu.horizon) == (16, None)  # as it was measured on the H200
 
 
 def test_the_loops_seed_reaches_the_trainer_unless_a_stage_gives_its_own():
