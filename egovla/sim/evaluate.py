@@ -26,6 +26,8 @@ from egovla.sim.metaworld_env import MAX_STEPS, EnvConfig, MetaWorldEnv
 from egovla.sim.tasks import parse_tasks
 
 ORACLE = "oracle"
+#: An object that rose this far (metres) above where it started was picked up (results: failed_with_object_lifted).
+LIFTED_M = 0.02
 
 
 def _f(default=MISSING, help: str = "", **meta):
@@ -112,6 +114,7 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
     frames, chunk, t0, success, infer_s = [], None, 0, False, 0.0
     frame_steps = None if record else getattr(agent, "frame_steps", None)
     prev_hand, closest = obs["hand"], float("inf")
+    floor, rise = env.object_position()[2], 0.0  # how high the task's object got above where it started
     for t in range(cfg.max_steps):
         agent.observe(obs)
         if record:
@@ -129,12 +132,14 @@ def run_episode(env: MetaWorldEnv, agent, layout: int, cfg: EvalConfig, record: 
         cadence = min(cfg.execute, len(chunk))
         obs, success = env.step(action, render=frame_needed(t + 1, t0 + cadence, cadence, frame_steps))
         closest = min(closest, env.goal_distance)
+        rise = max(rise, env.object_position()[2] - floor)
         if success:
             break
     if record:
         frames.append(np.concatenate([obs["images"][c] for c in env.config.cameras], axis=1))
     return {"success": bool(success), "steps": env.steps, "goal_distance_m": _metres(env.goal_distance),
-            "closest_goal_distance_m": _metres(closest), "infer_s": infer_s, "frames": frames if record else None}
+            "closest_goal_distance_m": _metres(closest), "object_rise_m": _metres(rise), "infer_s": infer_s,
+            "frames": frames if record else None}
 
 
 def _metres(x: float) -> float | None:
@@ -235,8 +240,8 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
 
 def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dict) -> dict:
     """results.json: per task success with its Wilson 95% interval, MT50 difficulty groups, the mean, every
-    episode (task, episode, seed, layout, success, steps, the final and the closest goal distance), the settings,
-    and what produced them."""
+    episode (task, episode, seed, layout, success, steps, the final and the closest goal distance, how high the
+    task's object rose), the settings, and what produced them."""
     tasks = {}
     for task in cfg.tasks:
         rs = [r for r in results if r["task"] == task]
@@ -245,7 +250,10 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dic
         tasks[task] = {**report.rate_with_interval(len(ok), len(rs)),
                        "mean_steps_to_success": float(np.mean([r["steps"] for r in ok])) if ok else None,
                        # how far the failures ended from their goal (Meta-World's obj_to_target, metres)
-                       "failed_median_goal_distance_m": float(np.median(failed)) if failed else None}
+                       "failed_median_goal_distance_m": float(np.median(failed)) if failed else None,
+                       # failures after a grasp: the object rose LIFTED_M or more (pick-place, peg-insert-side)
+                       "failed_with_object_lifted": sum(not r["success"] and r["object_rise_m"] >= LIFTED_M
+                                                        for r in rs)}
     steps = sum(r["steps"] for r in results)
     infer = sum(r["infer_s"] for r in results)
     config = {**asdict(cfg), "env": {**asdict(cfg.env), "cameras": list(cfg.env.cameras)}, "tasks": list(cfg.tasks),
@@ -258,7 +266,7 @@ def summarize(results: list[dict], cfg: EvalConfig, wall: float, provenance: dic
         "seconds": wall, "steps_per_s": steps / wall, "agent_seconds_per_step": infer / max(steps, 1),
         "config": config, "provenance": provenance,
         "per_episode": [{k: r[k] for k in ("task", "episode", "seed", "layout", "success", "steps", "goal_distance_m",
-                                           "closest_goal_distance_m")} for r in results],
+                                           "closest_goal_distance_m", "object_rise_m")} for r in results],
     }
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from egovla.sim.agents import PolicyAgent
+from egovla.sim.agents import ExpertOracle, PolicyAgent
 from egovla.sim.collect import CollectConfig, episode_seed
-from egovla.sim.evaluate import EvalConfig, evaluate
+from egovla.sim.evaluate import LIFTED_M, EvalConfig, episode_embodiment, evaluate, run_episode, summarize
 from egovla.sim.metaworld_env import EnvConfig, MetaWorldEnv
 
 TASKS = ("reach-v3", "button-press-topdown-v3")
@@ -62,6 +62,24 @@ def test_each_episode_records_how_far_it_ended_from_its_goal(oracle_run):
     for task in TASKS:  # the median over failed episodes only
         failed = [e["goal_distance_m"] for e in summary["per_episode"] if e["task"] == task and not e["success"]]
         assert summary["tasks"][task]["failed_median_goal_distance_m"] == (float(np.median(failed)) if failed else None)
+
+
+def test_each_episode_records_how_high_the_object_rose(oracle_run):
+    """Where a grasp task fails, whether the object was ever picked up tells a missed grasp from a lost one."""
+    _, summary = oracle_run
+    assert all(0 <= e["object_rise_m"] < LIFTED_M for e in summary["per_episode"])  # reach and buttons lift nothing
+    cfg = EvalConfig(tasks=("pick-place-v3",), policy="oracle", episodes=2, env=EnvConfig(size=32), execute=1,
+                     max_steps=200, workers=1)
+    with MetaWorldEnv("pick-place-v3", 1000, cfg.env, episode_embodiment(cfg)) as env:
+        agent = ExpertOracle()
+        picked = run_episode(env, agent, 0, cfg)
+        cut = run_episode(env, agent, 0, replace(cfg, max_steps=20))  # stopped before the expert reaches the block
+    assert picked["success"] and picked["object_rise_m"] > 0.1  # the expert carries the block up to its goal
+    assert not cut["success"] and cut["object_rise_m"] < LIFTED_M
+    episodes = [dict(picked, task="pick-place-v3", episode=e, seed=1000, layout=e, object_rise_m=rise, success=ok)
+                for e, (ok, rise) in enumerate([(True, 0.15), (False, cut["object_rise_m"]), (False, LIFTED_M)])]
+    task = summarize(episodes, cfg, 1.0, {})["tasks"]["pick-place-v3"]
+    assert task["failed_with_object_lifted"] == 1  # of two failures, one had picked the block up
 
 
 def test_success_plot_is_a_png(oracle_run):
@@ -202,6 +220,7 @@ def test_views_are_rendered_only_for_the_frames_requests_read():
     # a hand held still on reach ends where it started, far from the goal (reach's goal is never at the start)
     assert r["success"] is False and r["goal_distance_m"] > 0.05
     assert r["closest_goal_distance_m"] <= r["goal_distance_m"] + 1e-4
+    assert r["object_rise_m"] < 0.005  # nothing was touched, so nothing rose
 
 
 def test_results_record_the_code_as_the_run_started(tmp_path, monkeypatch):
