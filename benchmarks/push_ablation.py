@@ -46,6 +46,11 @@ task is itself a draw (reach alone has scored 2% and 42% on two seeds of one rec
     aux-chunk96 the auxiliary targets and chunks of 96 steps
     aux-fp32    the auxiliary targets, trained in float32 (with --recipe demo: without its native bf16)
     aux-chunk48-fp32  aux-chunk48 trained in float32
+    mt10-settings  the reduced MT10 preset's settings on this one task: the auxiliary targets, chunks of 48 of
+                which the first 32 are used, blending weight 0.6, 50 demonstrations, 4400 steps (these rows set
+                their own steps; --steps does not change them)
+    mt10-settings-pov  the same with the gripper camera (gripperPOV) beside the corner view
+    mt10-settings-128px  the same with 128 px frames and 16 px patches
 
 About 9 minutes per row on 2 CPU cores (18 for 50demos-4400steps, 12 for 2views, 5 for lean and fast, 11 for
 lean-50demos-4400steps; with --recipe demo about 3 minutes per row and seed). Prints one line per run as it
@@ -63,6 +68,9 @@ from pathlib import Path
 from egovla.jobs.demo import LEAN
 
 PATCH16 = ("backbone.patch_size=16", "backbone.scale_factor=1")
+#: What the reduced MT10 preset trains and evaluates with, on one task: the auxiliary targets, chunks of 48 steps
+#: of which the first 32 are used, blending weight 0.6, 50 demonstrations and 4400 steps (with --recipe demo).
+MT10_SETTINGS = {"aux_weight": 1.0, "chunk_len": 48, "horizon": 32, "ensemble_w": 0.6, "episodes": 50, "steps": 4400}
 ROWS = {
     "base": ({}, ()),
     "shift": ({}, ("shift_px=4",)),
@@ -92,6 +100,9 @@ ROWS = {
     "aux-chunk96": ({"aux_weight": 1.0, "chunk_len": 96}, ()),
     "aux-fp32": ({"aux_weight": 1.0, "precision": "no"}, ()),
     "aux-chunk48-fp32": ({"aux_weight": 1.0, "chunk_len": 48, "precision": "no"}, ()),
+    "mt10-settings": (MT10_SETTINGS, ()),
+    "mt10-settings-pov": ({**MT10_SETTINGS, "cameras": ("corner", "gripperPOV")}, ()),
+    "mt10-settings-128px": ({**MT10_SETTINGS, "image_size": 128}, ("backbone.image_size=128", "backbone.patch_size=16")),
 }
 
 
