@@ -65,17 +65,19 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from egovla.jobs.demo import LEAN
+from egovla.jobs.demo import LEAN, MT10_REDUCED
 
 PATCH16 = ("backbone.patch_size=16", "backbone.scale_factor=1")
-#: What the reduced MT10 preset trains and evaluates with, on one task: the auxiliary targets, chunks of 48 steps
-#: of which the first 32 are used, blending weight 0.6, 50 demonstrations and 4400 steps (with --recipe demo).
-MT10_SETTINGS = {"aux_weight": 1.0, "chunk_len": 48, "horizon": 32, "ensemble_w": 0.6, "episodes": 50, "steps": 4400}
+PX128 = ("backbone.image_size=128", "backbone.patch_size=16")  # with image_size 128: the same 64 tokens
+#: What the reduced MT10 preset trains and evaluates with (its auxiliary targets, chunks, horizon and blending
+#: weight), on one task with 50 demonstrations and 4400 steps (with --recipe demo).
+MT10_SETTINGS = {**{k: getattr(MT10_REDUCED, k) for k in ("aux_weight", "chunk_len", "horizon", "ensemble_w")},
+                 "episodes": 50, "steps": 4400}
 ROWS = {
     "base": ({}, ()),
     "shift": ({}, ("shift_px=4",)),
     "conv": ({}, ("backbone.vision_stem=conv",)),
-    "128px": ({"image_size": 128}, ("backbone.image_size=128", "backbone.patch_size=16")),
+    "128px": ({"image_size": 128}, PX128),
     "50demos": ({"episodes": 50}, ()),
     "4400steps": ({"steps": 4400}, ()),
     "50demos-4400steps": ({"episodes": 50, "steps": 4400}, ()),
@@ -102,7 +104,7 @@ ROWS = {
     "aux-chunk48-fp32": ({"aux_weight": 1.0, "chunk_len": 48, "precision": "no"}, ()),
     "mt10-settings": (MT10_SETTINGS, ()),
     "mt10-settings-pov": ({**MT10_SETTINGS, "cameras": ("corner", "gripperPOV")}, ()),
-    "mt10-settings-128px": ({**MT10_SETTINGS, "image_size": 128}, ("backbone.image_size=128", "backbone.patch_size=16")),
+    "mt10-settings-128px": ({**MT10_SETTINGS, "image_size": 128}, PX128),
 }
 
 

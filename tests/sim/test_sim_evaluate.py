@@ -202,8 +202,6 @@ class _StillAgent:
 
 
 def test_views_are_rendered_only_for_the_frames_requests_read():
-    from egovla.sim.evaluate import run_episode
-
     cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=32), execute=2,
                      max_steps=12, workers=1)
     with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=32)) as env:
@@ -258,8 +256,6 @@ class _CountingAgent(_StillAgent):
 
 @pytest.mark.parametrize("ensemble_w", [None, 0.6])
 def test_a_horizon_keeps_the_first_steps_of_each_chunk(ensemble_w):
-    from egovla.sim.evaluate import run_episode
-
     cfg = EvalConfig(tasks=("reach-v3",), policy="oracle", episodes=1, env=EnvConfig(size=16), execute=4,
                      max_steps=12, workers=1, ensemble_w=ensemble_w)
     with MetaWorldEnv("reach-v3", 1000, EnvConfig(size=16)) as env:
