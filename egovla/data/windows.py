@@ -24,6 +24,7 @@ for global frame i:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,8 +152,18 @@ class WindowDataset:
         self.image_hw = tuple(cfg.image_size) if cfg.image_size else reader.camera_hw(self.cameras[0])
         shapes = {c: reader.camera_hw(c) for c in self.cameras}
         self.cache = FrameCache(cfg.frame_cache_mb) if cfg.frame_cache_mb > 0 else None
+        if self.cache is not None and self.decoded_bytes() > self.cache.budget:
+            warnings.warn(f"{reader.root}: its decoded frames take {self.decoded_bytes() / 2**20:.0f} MiB, more than "
+                          f"frame_cache_mb={cfg.frame_cache_mb:g}: about {self.cache.budget / self.decoded_bytes():.0%} "
+                          f"of the windows come from memory, the rest are decoded from video each time (raise "
+                          f"frame_cache_mb to cache them all)", stacklevel=2)
         if cfg.image_size is None and len(set(shapes.values())) > 1:
             raise ValueError(f"{reader.root}: cameras have different sizes {shapes}; set an image size to resize them to")
+
+    def decoded_bytes(self) -> int:
+        """Memory that every frame of the dataset's episodes takes decoded at the training size, all cameras."""
+        frames = int(sum(int(self.lengths[e]) for e in self.episodes))
+        return frames * len(self.cameras) * 3 * int(np.prod(self.image_hw))
 
     def __len__(self) -> int:
         return len(self.frames)

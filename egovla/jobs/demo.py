@@ -73,6 +73,9 @@ class LoopConfig:
                        "action labels turned by the camera turn the shift amounts to (so they stay true to the "
                        "shifted image; 0: off)")
     holdout_samples: int = _f(256, "offline held-out check after training (0: none)")
+    frame_cache_mb: float | None = _f(None, "decoded frames kept in memory while training, in MiB per loading "
+                                      "process (None: room for every collected frame, so none is decoded twice)",
+                                      metavar="MIB")
     policy: tuple[str, ...] = _f((), "PolicyConfig overrides of the trained model, FIELD=VALUE,... (e.g. "
                                  "backbone.text_layers=1); none: the tiny VLA's defaults", metavar="OVERRIDES")
 
@@ -85,6 +88,12 @@ class LoopConfig:
         return TrainConfig(steps=steps, batch_size=self.batch_size, lr=self.lr, warmup_steps=min(50, steps // 4),
                            min_lr_ratio=0.1, seed=seed, num_workers=self.loader_workers, ema_decay=self.ema_decay,
                            precision=self.precision)
+
+    def cache_mb(self, frames: int) -> float:
+        """`frame_cache_mb`, or room for `frames` decoded frames of every camera at the loop's image size."""
+        if self.frame_cache_mb is not None:
+            return self.frame_cache_mb
+        return frames * len(self.cameras) * self.image_size ** 2 * 3 * 1.05 / 2**20 + 64
 
     def augmentation(self) -> tuple[str, ...]:
         """The PolicyConfig overrides of `shift_px`: the shift and the first view's focal length in pixels."""
@@ -178,7 +187,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=size.history,
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
-                   task_weights=size.instruction_weights(tasks),
+                   task_weights=size.instruction_weights(tasks), frame_cache_mb=size.cache_mb(col["steps"]),
                    aux_key=ENVIRONMENT_STATE if size.aux_weight else None, aux_weight=size.aux_weight or 1.0,
                    policy_overrides=(*size.policy, *size.augmentation(), *policy_overrides))
     train = run_training(job, size.train_config(), run, resume=False, progress=progress)

@@ -123,7 +123,8 @@ def test_the_frame_cache_gives_the_same_windows_and_decodes_each_episode_once(re
     for j in order:
         np.testing.assert_array_equal(cached[int(j)]["images"], plain[int(j)]["images"])
     assert cached.cache.misses == 3 * 2 and cached.cache.hits == 2 * len(order) - 6  # 3 episodes x 2 cameras
-    tight = WindowDataset(r, WindowConfig(**cfg, frame_cache_mb=15 * 24 * 24 * 3 / 2**20))  # one episode's worth
+    with pytest.warns(UserWarning, match="more than frame_cache_mb"):  # a budget of one episode's worth
+        tight = WindowDataset(r, WindowConfig(**cfg, frame_cache_mb=15 * 24 * 24 * 3 / 2**20))
     for j in order[:20]:
         np.testing.assert_array_equal(tight[int(j)]["images"], plain[int(j)]["images"])
     assert tight.cache.bytes <= tight.cache.budget
