@@ -68,17 +68,19 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--head", choices=("regression", "flow"), default="regression")
+    p.add_argument("--seed", type=int, default=None, help="training seed (default: the preset's, 0); collection and "
+                   "evaluation layouts do not depend on it")
     args = p.parse_args()
     base = PRESETS["mt10-reduced" if args.reduced else "mt10"]
     size = replace(base, **{k: v for k, v in {"episodes": args.episodes, "steps": args.steps,
                                               "batch_size": args.batch_size,
-                                              "eval_episodes": args.eval_episodes}.items() if v is not None})
+                                              "eval_episodes": args.eval_episodes, "seed": args.seed}.items() if v is not None})
     t0 = time.perf_counter()
     r = collect_train_eval(args.out, MT10, size, args.head, args.workers)
     ev, col, wall = r["eval"], r["collect"], r["wall"]
     own = f" ({', '.join(size.task_episodes)})" if size.task_episodes else ""
     print(f"\nMT10, commit {_commit()}, {_machine()}; {size.episodes} demos/task{own}, {size.steps} steps x "
-          f"batch {size.batch_size}, {size.eval_episodes} eval episodes/task\n")
+          f"batch {size.batch_size}, training seed {size.seed}, {size.eval_episodes} eval episodes/task\n")
     print("\n".join(table(ev, col["success_rate"])))
     print(f"\nwall: collect {wall['collect']:.0f} s, train {wall['train']:.0f} s "
           f"({r['train']['samples_per_s']:.0f} samples/s), eval {wall['eval']:.0f} s ({ev['steps_per_s']:.0f} steps/s); "

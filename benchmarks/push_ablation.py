@@ -65,10 +65,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from egovla.jobs.demo import LEAN, MT10_REDUCED
+from egovla.jobs.demo import LEAN, MT10_REDUCED, PX128
 
 PATCH16 = ("backbone.patch_size=16", "backbone.scale_factor=1")
-PX128 = ("backbone.image_size=128", "backbone.patch_size=16")  # with image_size 128: the same 64 tokens
 #: What the reduced MT10 preset trains and evaluates with (its auxiliary targets, chunks, horizon and blending
 #: weight), on one task with 50 demonstrations and 4400 steps (with --recipe demo).
 MT10_SETTINGS = {**{k: getattr(MT10_REDUCED, k) for k in ("aux_weight", "chunk_len", "horizon", "ensemble_w")},

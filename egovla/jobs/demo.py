@@ -131,6 +131,9 @@ class LoopConfig:
 #: of two each. `make demo` trains it: the same 79/80 on the demo's tasks as the two-layer model, at 1.65-1.85x
 #: the samples/s (README: "The demo's default and what was tried").
 LEAN = ("backbone.text_layers=1", "head.layers=1")
+#: 128 px frames cut into 16 px patches: the 64 image tokens of 64 px frames cut into 8 px ones, four times the
+#: pixels behind each (the reduced MT10 preset: peg-insert-side's grasp, push's puck).
+PX128 = ("backbone.image_size=128", "backbone.patch_size=16")
 #: The loop the other presets, the human-transfer experiment and the push ablation start from (the two-layer model).
 FULL = LoopConfig()
 #: `make demo`: the lean model, loaded in the training process, in bf16 where the machine computes it natively
@@ -147,11 +150,11 @@ QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_ste
 #: committed chunk (README: "MT10 benchmark").
 MT10_REDUCED = replace(DEMO, episodes=50, task_episodes=tuple(f"{t}=100" for t in MT10_PRECISE), steps=35000,
                        batch_size=32, eval_episodes=20, tasks=MT10, aux_weight=1.0, ensemble_w=0.6, chunk_len=48,
-                       horizon=32)
+                       horizon=32, image_size=128, policy=LEAN + PX128)
 #: The full-size one, as run on an H200: the two-layer model with the auxiliary targets, 50 demonstrations of every
 #: task, 10000 steps of batch 64 (bf16 on CUDA) with 4 loader processes, chunks of 16 used whole, 50 layouts per task.
 MT10_FULL = replace(MT10_REDUCED, policy=(), task_episodes=(), steps=10000, batch_size=64, eval_episodes=50,
-                    loader_workers=4, chunk_len=16, horizon=None)
+                    loader_workers=4, chunk_len=16, horizon=None, image_size=64)
 PRESETS = {"demo": DEMO, "demo-quick": QUICK, "mt10-reduced": MT10_REDUCED, "mt10": MT10_FULL}
 
 
