@@ -1,16 +1,18 @@
 """MT10 closed loop: collect expert demonstrations of the 10 MT10 tasks, train one policy, evaluate all 10.
 
     python benchmarks/metaworld_mt10.py [--reduced] [--out runs/mt10] [--episodes 50] [--steps 10000]
-                                        [--eval-episodes 50] [--workers N] [--head regression|flow]
+                                        [--eval-episodes 50] [--seed 0] [--workers N]
+                                        [--head regression|flow]
 
 The full setting (for a GPU machine): 50 demonstrations per task, 10000 steps of batch 64 (bf16 on CUDA, 4 loader
 processes) of the two-layer tiny VLA with auxiliary object and goal targets, 50 evaluation episodes per task on unseen
-layouts (seeds from 1000), chunks of 16 used whole. `--reduced` is the CPU version (about 40 minutes on a 2-core
+layouts (seeds from 1000), chunks of 16 used whole. `--reduced` is the CPU version (about 43 minutes on a 2-core
 AMD EPYC with native bf16): 50 demonstrations per task (100 of reach, push, pick-place and peg-insert-side), 35000
 steps of batch 32 of the demo's lean model (in bf16 where the CPU computes it natively) with auxiliary object and
-goal targets, chunks of 48 steps of which the first 32 are used, 20 evaluation episodes per task. Both use the demo's
-views and controller (one zoomed 64 px corner view, 2 steps executed per chunk) and blend overlapping chunks with
-weight 0.6 (the demo: 0.1).
+goal targets, one zoomed corner view rendered at 128 px and cut into 16 px patches (64 image tokens, as 64 px frames
+in 8 px patches), chunks of 48 steps of which the first 32 are used, 20 evaluation episodes per task. Both use the
+demo's controller (2 steps executed per chunk) and blend overlapping chunks with weight 0.6 (the demo: 0.1); the
+full setting keeps the demo's 64 px view.
 Prints the per-task table (expert success, policy success) with the commit, the machine and the
 wall time split.
 """

@@ -132,7 +132,7 @@ class LoopConfig:
 #: the samples/s (README: "The demo's default and what was tried").
 LEAN = ("backbone.text_layers=1", "head.layers=1")
 #: 128 px frames cut into 16 px patches: the 64 image tokens of 64 px frames cut into 8 px ones, four times the
-#: pixels behind each (the reduced MT10 preset: peg-insert-side's grasp, push's puck).
+#: pixels behind each, at the same cost per step (the reduced MT10 preset).
 PX128 = ("backbone.image_size=128", "backbone.patch_size=16")
 #: The loop the other presets, the human-transfer experiment and the push ablation start from (the two-layer model).
 FULL = LoopConfig()
@@ -147,7 +147,8 @@ QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_ste
 #: precise ones (reach, push, pick-place, peg-insert-side), which learn with the layouts they have seen. It predicts
 #: chunks of 48 steps and uses their first 32, blended with weight 0.6 towards the older predictions: a plan made
 #: while reach's goal was in view keeps a say once the hand hides it, and peg-insert-side's grasp needs the
-#: committed chunk (README: "MT10 benchmark").
+#: committed chunk. It renders 128 px frames cut into 16 px patches (PX128): the grasps of pick-place and
+#: peg-insert-side and push's puck gained most from the finer pixels (README: "MT10 benchmark").
 MT10_REDUCED = replace(DEMO, episodes=50, task_episodes=tuple(f"{t}=100" for t in MT10_PRECISE), steps=35000,
                        batch_size=32, eval_episodes=20, tasks=MT10, aux_weight=1.0, ensemble_w=0.6, chunk_len=48,
                        horizon=32, image_size=128, policy=LEAN + PX128)

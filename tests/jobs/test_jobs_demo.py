@@ -60,10 +60,11 @@ def test_the_demo_trains_in_process_in_native_precision_and_the_other_loops_as_b
     assert (reduced.episodes, reduced.steps, reduced.aux_weight, reduced.ensemble_w) == (50, 35000, 1.0, 0.6)
     assert reduced.task_episodes == ("reach-v3=100", "push-v3=100", "pick-place-v3=100", "peg-insert-side-v3=100")
     assert (reduced.chunk_len, reduced.horizon) == (48, 32)  # long chunks, their first 32 steps used
+    assert reduced.image_size == 128 and reduced.policy[-2:] == ("backbone.image_size=128", "backbone.patch_size=16")
     gpu = PRESETS["mt10"]  # aux targets, the two-layer model, 10000 steps of batch 64, 4 loaders, 50 layouts
     assert gpu.train_config().precision == "native" and gpu.aux_weight == 1.0 and gpu.loader_workers == 4
     assert (gpu.policy, gpu.task_episodes, gpu.steps, gpu.batch_size, gpu.eval_episodes) == ((), (), 10000, 64, 50)
-    assert (gpu.chunk_len, gpu.horizon) == (16, None)  # as it was measured on the H200
+    assert (gpu.chunk_len, gpu.horizon, gpu.image_size) == (16, None, 64)  # as it was measured on the H200
 
 
 def test_the_loops_seed_reaches_the_trainer_unless_a_stage_gives_its_own():
