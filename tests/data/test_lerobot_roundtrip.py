@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from helpers.lerobot_files import frame_image, psnr, write_dataset
+from helpers.lerobot_files import frame_image, psnr, write_dataset, yuv420
 
 from egovla.data.lerobot.format import DATA_PATH, INFO_PATH, STATS_PATH
 from egovla.data.lerobot.reader import LeRobotReader
@@ -34,7 +34,9 @@ def test_round_trip_vectors_exact_frames_close(tmp_path, codec):
             idx = [0, ep.length // 2, ep.length - 1]
             got = r.frames(cam, e, idx)
             assert got.shape == (3, 32, 32, 3) and got.dtype == np.uint8
-            assert psnr(got, data[cam][idx]) > 28, f"episode {e} {cam}"
+            # the codec's own loss: against the frames in yuv420p (whose halved colour alone costs 31-32 dB here,
+            # which left AV1 at crf 30 within 0.5 dB of a bar set against the RGB frames)
+            assert psnr(got, yuv420(data[cam][idx])) > 28, f"episode {e} {cam}"
 
 
 def test_frames_come_from_the_right_episode_and_time(tmp_path):
