@@ -74,9 +74,9 @@ def main() -> None:
                    "evaluation layouts do not depend on it")
     args = p.parse_args()
     base = PRESETS["mt10-reduced" if args.reduced else "mt10"]
-    size = replace(base, **{k: v for k, v in {"episodes": args.episodes, "steps": args.steps,
-                                              "batch_size": args.batch_size,
-                                              "eval_episodes": args.eval_episodes, "seed": args.seed}.items() if v is not None})
+    given = {"episodes": args.episodes, "steps": args.steps, "batch_size": args.batch_size,
+             "eval_episodes": args.eval_episodes, "seed": args.seed}
+    size = replace(base, **{k: v for k, v in given.items() if v is not None})
     t0 = time.perf_counter()
     r = collect_train_eval(args.out, MT10, size, args.head, args.workers)
     ev, col, wall = r["eval"], r["collect"], r["wall"]

@@ -152,9 +152,9 @@ class WindowDataset:
         self.image_hw = tuple(cfg.image_size) if cfg.image_size else reader.camera_hw(self.cameras[0])
         shapes = {c: reader.camera_hw(c) for c in self.cameras}
         self.cache = FrameCache(cfg.frame_cache_mb) if cfg.frame_cache_mb > 0 else None
-        if self.cache is not None and self.decoded_bytes() > self.cache.budget:
-            warnings.warn(f"{reader.root}: its decoded frames take {self.decoded_bytes() / 2**20:.0f} MiB, more than "
-                          f"frame_cache_mb={cfg.frame_cache_mb:g}: about {self.cache.budget / self.decoded_bytes():.0%} "
+        if self.cache is not None and (need := self.decoded_bytes()) > self.cache.budget:
+            warnings.warn(f"{reader.root}: its decoded frames take {need / 2**20:.0f} MiB, more than "
+                          f"frame_cache_mb={cfg.frame_cache_mb:g}: about {self.cache.budget / need:.0%} "
                           f"of the windows come from memory, the rest are decoded from video each time (raise "
                           f"frame_cache_mb to cache them all)", stacklevel=2)
         if cfg.image_size is None and len(set(shapes.values())) > 1:
