@@ -51,7 +51,9 @@ class WindowConfig:
     state_dim: int | None = None  # the policy's widths; None: 48 for unified names, else the feature's
     action_dim: int | None = None
     n_views: int | None = None  # pad with blank, masked views up to this many (mixtures of rigs)
-    frame_cache_mb: float = 1024  # decoded, resized episodes kept in memory per process (0: decode every window)
+    # decoded, resized episodes kept in memory per process, in MiB (0: decode every window; None: room for all of the
+    # dataset's frames, whatever their size)
+    frame_cache_mb: float | None = 1024
     task_weights: tuple[str, ...] = ()  # 'TASK=WEIGHT': the task's frames listed WEIGHT times (`task_weights`)
     aux_key: str | None = None  # a per-frame vector whose `aux_dims` are auxiliary training targets (None: none)
     aux_dims: tuple[int, ...] = AUX_DIMS
@@ -151,8 +153,10 @@ class WindowDataset:
             raise ValueError(f"{reader.root}: has {len(self.cameras)} cameras, more than n_views={self.n_views}")
         self.image_hw = tuple(cfg.image_size) if cfg.image_size else reader.camera_hw(self.cameras[0])
         shapes = {c: reader.camera_hw(c) for c in self.cameras}
-        self.cache = FrameCache(cfg.frame_cache_mb) if cfg.frame_cache_mb > 0 else None
-        if self.cache is not None and (need := self.decoded_bytes()) > self.cache.budget:
+        need = self.decoded_bytes()
+        budget_mb = need / 2**20 if cfg.frame_cache_mb is None else cfg.frame_cache_mb
+        self.cache = FrameCache(budget_mb) if budget_mb > 0 else None
+        if self.cache is not None and need > self.cache.budget:
             warnings.warn(f"{reader.root}: its decoded frames take {need / 2**20:.0f} MiB, more than "
                           f"frame_cache_mb={cfg.frame_cache_mb:g}: about {self.cache.budget / need:.0%} "
                           f"of the windows come from memory, the rest are decoded from video each time (raise "

@@ -89,12 +89,6 @@ class LoopConfig:
                            min_lr_ratio=0.1, seed=seed, num_workers=self.loader_workers, ema_decay=self.ema_decay,
                            precision=self.precision)
 
-    def cache_mb(self, frames: int) -> float:
-        """`frame_cache_mb`, or room for `frames` decoded frames of every camera at the loop's image size."""
-        if self.frame_cache_mb is not None:
-            return self.frame_cache_mb
-        return frames * len(self.cameras) * self.image_size ** 2 * 3 * 1.05 / 2**20 + 64
-
     def augmentation(self) -> tuple[str, ...]:
         """The PolicyConfig overrides of `shift_px`: the shift and the first view's focal length in pixels."""
         if not self.shift_px:
@@ -191,7 +185,7 @@ def collect_train_eval(out: Path, tasks: tuple[str, ...], size: LoopConfig, head
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     job = TrainJob(datasets=(str(data),), head=head, eval_samples=size.holdout_samples, history=size.history,
                    chunk_len=size.chunk_len, holdout=0.05 if size.holdout_samples else 0.0,
-                   task_weights=size.instruction_weights(tasks), frame_cache_mb=size.cache_mb(col["steps"]),
+                   task_weights=size.instruction_weights(tasks), frame_cache_mb=size.frame_cache_mb,
                    aux_key=ENVIRONMENT_STATE if size.aux_weight else None, aux_weight=size.aux_weight or 1.0,
                    policy_overrides=(*size.policy, *size.augmentation(), *policy_overrides))
     train = run_training(job, size.train_config(), run, resume=False, progress=progress)

@@ -90,8 +90,9 @@ class TrainJob:
     chunk_len: int | None = _f(None, "future steps H per predicted chunk (default: 16 on synthetic data, 30 on "
                                "LeRobot data)", metavar="H")
     eval_samples: int = _f(256, "held-out samples measured after training (0: skip)")
-    frame_cache_mb: float = _f(1024, "LeRobot: decoded, resized episodes kept in memory per loader process, in MiB "
-                               "(0: decode the video of every window)", metavar="MIB")
+    frame_cache_mb: float | None = _f(1024, "LeRobot: decoded, resized episodes kept in memory per loader process, "
+                                      "in MiB (0: decode the video of every window; none: room for every frame of "
+                                      "the datasets)", metavar="MIB")
     model: str = _f("tiny", "'tiny' (built-in toy Idefics3, random init) or a local folder of a Hugging Face VLM "
                     "(Idefics3/SmolVLM, Qwen2.5-VL, PaliGemma)", group="model", metavar="tiny|FOLDER")
     head: str = _f("regression", "action head", group="model", choices=tuple(HEADS))

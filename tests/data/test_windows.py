@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from helpers.lerobot_files import GRIPPER_NAMES, psnr, write_dataset
@@ -129,6 +131,17 @@ def test_the_frame_cache_gives_the_same_windows_and_decodes_each_episode_once(re
         np.testing.assert_array_equal(tight[int(j)]["images"], plain[int(j)]["images"])
     assert tight.cache.bytes <= tight.cache.budget
 
+
+
+def test_a_frame_cache_of_none_holds_every_frame_of_the_dataset(reader):
+    r, _ = reader
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "more than frame_cache_mb" warning
+        ds = WindowDataset(r, WindowConfig(chunk_len=4, image_size=(24, 24), frame_cache_mb=None))
+    assert ds.cache.budget == ds.decoded_bytes() == sum(ds.lengths) * 2 * 24 * 24 * 3  # 2 cameras
+    for j in range(len(ds)):
+        ds[j]
+    assert ds.cache.misses == 3 * 2 and ds.cache.bytes == ds.cache.budget  # each episode's camera decoded once
 
 def test_aux_targets_are_the_frames_chosen_dims(tmp_path):
     from helpers.lerobot_files import ENV_STATE, env_state

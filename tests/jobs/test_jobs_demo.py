@@ -108,10 +108,23 @@ def test_the_loops_label_true_shift_and_auxiliary_targets_reach_the_trained_mode
     assert len(stats["aux"]["mean"]) == 6
 
 
-def test_the_loop_caches_every_collected_frame_unless_given_a_budget(tmp_path):
-    loop = replace(QUICK, image_size=128, cameras=("corner", "topview"))
-    assert loop.cache_mb(1000) * 2**20 >= 1000 * 2 * 128 * 128 * 3  # 1000 frames of two 128 px views fit
-    assert replace(loop, frame_cache_mb=300).cache_mb(1000) == 300
+def test_the_loop_caches_every_collected_frame_unless_given_a_budget(tmp_path, monkeypatch):
+    import egovla.jobs.train
+
+    class Stop(Exception):
+        pass
+
+    jobs = []
+
+    def stop(job, *a, **k):
+        jobs.append(job)
+        raise Stop
+
+    small = replace(QUICK, episodes=1, eval_episodes=1, max_steps=4, image_size=32, tasks=("reach-v3",))
+    with monkeypatch.context() as m, pytest.raises(Stop):
+        m.setattr(egovla.jobs.train, "run_training", stop)
+        collect_train_eval(tmp_path / "all", ("reach-v3",), small, workers=1, progress=False, say=lambda m: None)
+    assert jobs[0].frame_cache_mb is None  # the trainer's "room for every frame of the datasets"
     tight = replace(QUICK, episodes=1, steps=2, batch_size=4, eval_episodes=1, max_steps=4, image_size=32,
                     tasks=("reach-v3",), holdout_samples=0, frame_cache_mb=0.01)
     with pytest.warns(UserWarning, match="more than frame_cache_mb=0.01"):  # the budget reaches the trainer
