@@ -8,10 +8,11 @@ Every row collects its expert demonstrations, trains one tiny-VLA policy on that
 unseen layouts (seeds from 1000), with the demo's settings (25 lossless demonstrations at 64 px, one zoomed corner
 view, chunk 16, 2200 steps of batch 32, lr 1e-3, 2 steps executed per chunk, ensembling 0.1, damped controller
 aimed 2 steps ahead) except for the row's lever. `--recipe full` (the default) trains the two-layer model in
-float32 as these rows were first measured; `--recipe demo` trains what `make demo` trains (the lean model, loaded
-in-process, bf16 where the CPU computes it natively). `--seeds` repeats every row with each training seed (the
-collected data and evaluation layouts stay the same) and pools the episodes, since one training run of a precise
-task is itself a draw (reach alone has scored 2% and 42% on two seeds of one recipe).
+float32 as these rows were first measured; `--recipe demo` trains as the four-task demo does (DEMO_EASY, `egovla
+demo --preset demo-easy`: the lean model, loaded in-process, bf16 where the CPU computes it natively). `--seeds`
+repeats every row with each training seed (the collected data and evaluation layouts stay the same) and pools the
+episodes, since one training run of a precise task is itself a draw (reach alone has scored 2% and 42% on two seeds
+of one recipe).
 
     base        the demo's recipe
     shift       random-shift augmentation, +-4 px (DrQ / Diffusion Policy; policy.shift_px=4)
@@ -117,7 +118,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=None, help="processes for collection and evaluation")
     p.add_argument("--out", type=Path, default=Path("runs/bench/push_ablation"))
     p.add_argument("--recipe", choices=("full", "demo"), default="full",
-                   help="what the rows change: the two-layer model in float32 (full) or what `make demo` trains (demo)")
+                   help="what the rows change: the two-layer model in float32 (full) or the four-task demo's training "
+                        "(demo: DEMO_EASY)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps per row (default: the recipe's, 2200)")
     p.add_argument("--seeds", default="0", help="comma-separated training seeds; each row runs once per seed")
     args = p.parse_args()
@@ -132,10 +134,10 @@ def main() -> None:
     if not seeds:
         p.error("--seeds: give at least one training seed")
 
-    from egovla.jobs.demo import DEMO, FULL, collect_train_eval
+    from egovla.jobs.demo import DEMO_EASY, FULL, collect_train_eval
     from egovla.sim.report import provenance
 
-    recipe = {"full": FULL, "demo": DEMO}[args.recipe]
+    recipe = {"full": FULL, "demo": DEMO_EASY}[args.recipe]
     if args.steps is not None:
         recipe = replace(recipe, steps=args.steps)
     results, prov = [], provenance()  # the code as the rows start

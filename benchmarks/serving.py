@@ -106,7 +106,7 @@ def part_a(args) -> list[dict]:
 def part_b(args) -> list[dict]:
     from egovla.sim.metaworld_env import EnvConfig
     from egovla.sim.realtime import ControlConfig, run_control
-    from egovla.sim.tasks import DEMO_TASKS
+    from egovla.sim.tasks import ARTICULATED
 
     data = json.loads((args.policy / "data.json").read_text()) if (args.policy / "data.json").exists() else {}
     size = (data.get("window", {}).get("image_size") or [64])[0]
@@ -116,7 +116,7 @@ def part_b(args) -> list[dict]:
             for mode in ("sync", "async"):
                 cfg = ControlConfig(mode=mode, hz=args.hz, threshold=args.threshold, max_steps=args.max_steps)
                 tic = time.perf_counter()
-                eps = run_control(url, DEMO_TASKS, args.episodes, cfg, EnvConfig(size=size),
+                eps = run_control(url, ARTICULATED, args.episodes, cfg, EnvConfig(size=size),
                                   link=Link(rtt_ms=rtt, jitter_ms=0.1 * rtt, seed=rtt))
                 steps = sum(e["steps"] for e in eps)
                 r = {"rtt_ms": rtt, "mode": mode, "fed": sum(e["fed"] for e in eps) / steps,

@@ -24,10 +24,12 @@ same dataset, adding one lever to the row before (the lean model builds on head 
                   success is measured by benchmarks/push_ablation.py --rows lean and the demo
     in-process    the lean model loaded in the training process (no DataLoader worker): with the episodes
                   cached a batch costs ~1.4 ms, and a worker would take a core from the model's 2 threads
-    demo          exactly what `make demo` trains (egovla.jobs.demo.DEMO): the row above in the precision
-                  'native' resolves to on this machine (bf16 where it computes bf16 natively, else float32)
+    demo          exactly what the four-task demo trains (egovla.jobs.demo.DEMO_EASY, `egovla demo --preset
+                  demo-easy`; `make demo`'s model at 64 px): the row above in the precision 'native' resolves
+                  to on this machine (bf16 where it computes bf16 natively, else float32)
 
-Without --data it first records 3 expert episodes of each demo task (lossless, as `egovla demo`).
+Without --data it first records 3 expert episodes of each of the four articulated demo tasks (lossless, as
+`egovla demo`).
 The rows run in turn `--repeats` times (before, ..., demo, before, ...) so that a machine whose speed
 drifts affects every row alike; each row reports the median. The default 300 steps (about 5 epochs
 of that data) leave the frame cache's first fill a small part of each row, as in the demo's 2200.
@@ -47,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from egovla.jobs.demo import DEMO, FULL, LEAN  # LEAN: one language-model layer and one head layer
+from egovla.jobs.demo import DEMO_EASY, FULL, LEAN  # LEAN: one language-model layer and one head layer
 from egovla.train.config import cpu_computes_bf16, resolve_precision
 
 LEVERS = ("before", "frame cache", "eager attn", "fused AdamW", "head tail", "bf16", "lean model", "in-process", "demo")
@@ -68,11 +70,12 @@ def full_last_layer(on: bool):
 
 
 def settings(row: int) -> dict:
-    """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 8 = what `make demo` trains)."""
+    """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 8 = what the four-task demo trains)."""
     lever = LEVERS[row]
-    if lever == "demo":  # the row above, with what DEMO sets on top of FULL
-        return {**settings(row - 1), "policy": DEMO.policy, "precision": resolve_precision(DEMO.precision),
-                "num_workers": DEMO.loader_workers}
+    if lever == "demo":  # the row above, with what DEMO_EASY sets on top of FULL
+        easy = DEMO_EASY
+        return {**settings(row - 1), "policy": easy.policy, "precision": resolve_precision(easy.precision),
+                "num_workers": easy.loader_workers}
     return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
             "fused_optimizer": row >= 3, "head_tail": row >= 4, "policy": LEAN if row >= 6 else (),
             "precision": "bf16" if lever == "bf16" else "no", "num_workers": 0 if row >= 7 else FULL.loader_workers}
@@ -98,10 +101,10 @@ def train_once(data: Path, row: int, steps: int, batch: int, out: Path) -> dict:
 def record_data(out: Path) -> Path:
     from egovla.sim.collect import CollectConfig, collect
     from egovla.sim.metaworld_env import EnvConfig
-    from egovla.sim.tasks import DEMO_TASKS
+    from egovla.sim.tasks import ARTICULATED
 
     data = out / "data"
-    collect(CollectConfig(tasks=DEMO_TASKS, episodes=3, env=EnvConfig(cameras=("corner",), size=64)), data,
+    collect(CollectConfig(tasks=ARTICULATED, episodes=3, env=EnvConfig(cameras=("corner",), size=64)), data,
             overwrite=True, progress=False)
     return data
 
@@ -163,7 +166,7 @@ def main() -> None:
               f"  (runs: {', '.join(f'{x:.0f}' for x in r['all_samples_per_s'])})")
     result = {"data": str(data), "steps": args.steps, "repeats": args.repeats, "batch_size": args.batch_size,
               "threads": args.threads,
-              "native_bf16": native, "demo_precision": resolve_precision(DEMO.precision), "rows": rows,
+              "native_bf16": native, "demo_precision": resolve_precision(DEMO_EASY.precision), "rows": rows,
               "speedup": {r["lever"]: r["samples_per_s"] / rows[0]["samples_per_s"] for r in rows}, **provenance()}
     (args.out / "results.json").write_text(json.dumps(result, indent=2))
     plot(rows, args.out / "speed.png")

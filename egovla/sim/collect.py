@@ -48,7 +48,8 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-TASKS_HELP = "mt10, mt50, demo (the demo's default set) or comma-separated task names (push-v3,reach-v3)"
+TASKS_HELP = ("mt10, mt50, demo (the demo's default set), articulated (its four articulated tasks) or comma-separated "
+              "task names (push-v3,reach-v3)")
 
 
 @dataclass

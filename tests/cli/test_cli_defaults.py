@@ -117,7 +117,8 @@ def test_demo_trains_the_lean_model_and_set_changes_it():
     from egovla.cli.common import apply_sets
     from egovla.jobs.demo import LEAN, PRESETS, PX128
 
-    assert PRESETS["demo"].policy == LEAN == ("backbone.text_layers=1", "head.layers=1")
-    assert PRESETS["mt10-reduced"].policy == LEAN + PX128 and PRESETS["mt10"].policy == ()  # GPU: two layers
+    assert PRESETS["demo-easy"].policy == LEAN == ("backbone.text_layers=1", "head.layers=1")
+    assert PRESETS["demo"].policy == PRESETS["mt10-reduced"].policy == LEAN + PX128
+    assert PRESETS["mt10"].policy == ()  # GPU: two layers
     loop = apply_sets(["loop.policy=backbone.text_layers=2,head.layers=2"], {"loop": PRESETS["demo"]})["loop"]
     assert loop.policy == ("backbone.text_layers=2", "head.layers=2")

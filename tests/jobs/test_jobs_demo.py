@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from egovla.jobs.demo import QUICK, collect_train_eval
+from egovla.sim.tasks import ARTICULATED, DEMO_TASKS
 
 
 def test_the_loops_model_training_settings_and_policy_overrides_reach_the_trained_model(tmp_path):
@@ -51,8 +52,15 @@ def test_the_loops_precision_is_checked_by_the_trainer():
 def test_the_demo_trains_in_process_in_native_precision_and_the_other_loops_as_before():
     from egovla.jobs.demo import FULL, PRESETS
 
-    demo = PRESETS["demo"].train_config()
-    assert demo.precision == "native" and demo.num_workers == 0
+    easy = PRESETS["demo-easy"]  # the four articulated tasks at 64 px
+    assert easy.train_config().precision == "native" and easy.train_config().num_workers == 0
+    assert (easy.tasks, easy.image_size, easy.steps, easy.chunk_len, easy.aux_weight) == (ARTICULATED, 64, 2200, 16, 0)
+    demo = PRESETS["demo"]  # trains as demo-easy, with what the MT10 preset's precise tasks learned from
+    assert demo.tasks == DEMO_TASKS and demo.task_episodes == ("push-v3=100", "pick-place-v3=100")
+    assert demo.episodes == 25 and DEMO_TASKS[:4] == ARTICULATED
+    assert (demo.steps, demo.aux_weight, demo.chunk_len, demo.horizon, demo.ensemble_w) == (7000, 1.0, 48, 32, 0.6)
+    assert demo.image_size == 128 and demo.policy[-2:] == ("backbone.image_size=128", "backbone.patch_size=16")
+    assert demo.train_config() == easy.train_config(steps=7000)
     full = FULL.train_config()
     assert full.precision == "no" and full.num_workers == 1  # the two-layer model's measured figures
     reduced = PRESETS["mt10-reduced"]  # as the demo trains, 2x the demos (4x the precise tasks'), more steps, aux

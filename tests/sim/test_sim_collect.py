@@ -167,8 +167,9 @@ def test_parallel_collection_gives_the_same_episodes(tmp_path):
 def test_task_sets():
     assert len(parse_tasks("mt10")) == 10 and parse_tasks("MT10") == MT10
     assert parse_tasks("mt50") == MT50 and len(MT50) == 50
-    assert parse_tasks("demo") == DEMO_TASKS
-    assert parse_tasks("demo-hard")[:len(DEMO_TASKS)] == DEMO_TASKS and "push-v3" in parse_tasks("demo-hard")
+    assert parse_tasks("demo") == DEMO_TASKS == parse_tasks("articulated") + ("push-v3", "pick-place-v3")
+    assert parse_tasks("demo-hard") == parse_tasks("articulated") + ("push-v3", "reach-v3")
+    assert len(parse_tasks("articulated")) == 4
     assert set(MT10) <= set(INSTRUCTIONS) and set(DEMO_TASKS) <= set(INSTRUCTIONS)
 
 
