@@ -73,9 +73,8 @@ def settings(row: int) -> dict:
     """The levers on in row `row` (0 = before, 4 = the tiny VLA's defaults, 8 = what the four-task demo trains)."""
     lever = LEVERS[row]
     if lever == "demo":  # the row above, with what DEMO_EASY sets on top of FULL
-        easy = DEMO_EASY
-        return {**settings(row - 1), "policy": easy.policy, "precision": resolve_precision(easy.precision),
-                "num_workers": easy.loader_workers}
+        return {**settings(row - 1), "policy": DEMO_EASY.policy,
+                "precision": resolve_precision(DEMO_EASY.precision), "num_workers": DEMO_EASY.loader_workers}
     return {"frame_cache_mb": 1024 if row >= 1 else 0, "attention": "eager" if row >= 2 else "sdpa",
             "fused_optimizer": row >= 3, "head_tail": row >= 4, "policy": LEAN if row >= 6 else (),
             "precision": "bf16" if lever == "bf16" else "no", "num_workers": 0 if row >= 7 else FULL.loader_workers}

@@ -8,10 +8,10 @@ from pathlib import Path
 from egovla.cli.common import add_set, apply_sets, command_parser
 
 DESCRIPTION = ("The main job on its default: record Meta-World's scripted experts on the demo task set (four "
-               "articulated tasks, push and pick-place: tasks whose object or goal only the image locates), train the tiny "
-               "VLA on them, and evaluate it closed-loop on unseen object layouts. About 9 minutes on 2 CPU cores "
-               "(--preset demo-easy: the four articulated tasks alone, about 4); prints the success table and where "
-               "the dataset, policy, plot and videos are.")
+               "articulated tasks, push and pick-place: tasks whose object or goal only the image locates), train "
+               "the tiny VLA on them, and evaluate it closed-loop on unseen object layouts. About 9 minutes on 2 CPU "
+               "cores (--preset demo-easy: the four articulated tasks alone, about 4); prints the success table and "
+               "where the dataset, policy, plot and videos are.")
 
 
 TRANSFER = ("Does human video help a robot? Record Meta-World's experts as a person would (human-proxy video in "

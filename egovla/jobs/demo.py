@@ -136,25 +136,26 @@ FULL = LoopConfig()
 #: throughput"), 25 demonstrations per task at 64 px, 2200 steps; 99% in about 4 minutes. The training-speed
 #: benchmark and the push ablation's `demo` recipe measure this loop.
 DEMO_EASY = replace(FULL, tasks=ARTICULATED, policy=LEAN, precision="native", loader_workers=0)
-#: `make demo`: the four articulated tasks with push and pick-place (`DEMO_TASKS`), in under 10 minutes on 2 cores.
-#: It trains as DEMO_EASY does, with what made the reduced MT10 benchmark's precise tasks: 100 demonstrations of push
-#: and of pick-place (25 of the others), 128 px frames in 16 px patches, the auxiliary object and goal targets, and
-#: chunks of 48 steps of which the first 32 run, blended with weight 0.6; 7000 steps (README: "make demo").
-DEMO = replace(DEMO_EASY, tasks=DEMO_TASKS, task_episodes=("push-v3=100", "pick-place-v3=100"), steps=7000,
-               aux_weight=1.0, chunk_len=48, horizon=32, ensemble_w=0.6, image_size=128, policy=LEAN + PX128)
+#: What the precise tasks (a puck or goal marker a few pixels wide) learn with, on top of DEMO_EASY: 128 px frames in
+#: 16 px patches (PX128), the auxiliary object and goal targets, and chunks of 48 steps of which the first 32 run,
+#: blended with weight 0.6 towards the older predictions (README: "MT10 benchmark"). `make demo` and the reduced
+#: MT10 benchmark both train it; they differ in tasks, demonstrations and steps.
+PRECISE = replace(DEMO_EASY, aux_weight=1.0, chunk_len=48, horizon=32, ensemble_w=0.6, image_size=128,
+                  policy=LEAN + PX128)
+#: `make demo`: the four articulated tasks with push and pick-place (`DEMO_TASKS`), in under 10 minutes on 2 cores:
+#: the PRECISE recipe with 100 demonstrations of push and of pick-place (25 of the others), 7000 steps (README:
+#: "make demo").
+DEMO = replace(PRECISE, tasks=DEMO_TASKS, task_episodes=("push-v3=100", "pick-place-v3=100"), steps=7000)
 QUICK = LoopConfig(episodes=3, steps=40, batch_size=16, eval_episodes=2, max_steps=60,
                    tasks=("reach-v3", "button-press-topdown-v3"), holdout_samples=0, policy=LEAN)
 #: The CPU MT10 benchmark (benchmarks/metaworld_mt10.py --reduced) and its full-size setting for a GPU.
-#: The reduced one trains as DEMO_EASY does (the lean model, in-process loading, native bf16) with the auxiliary
-#: targets, and spends the time that saves on more steps and more demonstrations: 50 of each task, 100 of the four
-#: precise ones (reach, push, pick-place, peg-insert-side), which learn with the layouts they have seen. It predicts
-#: chunks of 48 steps and uses their first 32, blended with weight 0.6 towards the older predictions: a plan made
-#: while reach's goal was in view keeps a say once the hand hides it, and peg-insert-side's grasp needs the
-#: committed chunk. It renders 128 px frames cut into 16 px patches (PX128): the grasps of pick-place and
-#: peg-insert-side and push's puck gained most from the finer pixels (README: "MT10 benchmark").
-MT10_REDUCED = replace(DEMO_EASY, episodes=50, task_episodes=tuple(f"{t}=100" for t in MT10_PRECISE), steps=35000,
-                       batch_size=32, eval_episodes=20, tasks=MT10, aux_weight=1.0, ensemble_w=0.6, chunk_len=48,
-                       horizon=32, image_size=128, policy=LEAN + PX128)
+#: The reduced one trains the PRECISE recipe and spends the time the lean model saves on more steps and more
+#: demonstrations: 50 of each task, 100 of the four precise ones (reach, push, pick-place, peg-insert-side), which
+#: learn with the layouts they have seen. The long blended chunks keep a plan made while reach's goal was in view
+#: once the hand hides it, and commit peg-insert-side's grasp; the finer pixels helped the grasps of pick-place and
+#: peg-insert-side and push's puck most (README: "MT10 benchmark").
+MT10_REDUCED = replace(PRECISE, episodes=50, task_episodes=tuple(f"{t}=100" for t in MT10_PRECISE), steps=35000,
+                       tasks=MT10)
 #: The full-size one, as run on an H200: the two-layer model with the auxiliary targets, 50 demonstrations of every
 #: task, 10000 steps of batch 64 (bf16 on CUDA) with 4 loader processes, chunks of 16 used whole, 50 layouts per task.
 MT10_FULL = replace(MT10_REDUCED, policy=(), task_episodes=(), steps=10000, batch_size=64, eval_episodes=50,

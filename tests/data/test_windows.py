@@ -132,7 +132,6 @@ def test_the_frame_cache_gives_the_same_windows_and_decodes_each_episode_once(re
     assert tight.cache.bytes <= tight.cache.budget
 
 
-
 def test_a_frame_cache_of_none_holds_every_frame_of_the_dataset(reader):
     r, _ = reader
     with warnings.catch_warnings():
@@ -142,6 +141,7 @@ def test_a_frame_cache_of_none_holds_every_frame_of_the_dataset(reader):
     for j in range(len(ds)):
         ds[j]
     assert ds.cache.misses == 3 * 2 and ds.cache.bytes == ds.cache.budget  # each episode's camera decoded once
+
 
 def test_aux_targets_are_the_frames_chosen_dims(tmp_path):
     from helpers.lerobot_files import ENV_STATE, env_state
